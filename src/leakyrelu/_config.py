@@ -1,0 +1,39 @@
+"""What this installation runs: version, OpenMP, threads, instruction set."""
+from leakyrelu import _dispatch
+
+
+def config():
+    """The facts :func:`show_config` prints, as a dict."""
+    from leakyrelu import __version__
+
+    kernels = _dispatch.kernels
+    return {
+        "version": __version__,
+        "openmp": kernels.OPENMP,
+        "default_threads": kernels.default_threads(),
+        "serial_threshold": kernels.SERIAL_THRESHOLD,
+        "instruction_set": kernels.INSTRUCTION_SET,
+        "available_instruction_sets": _dispatch.supported_instruction_sets(),
+    }
+
+
+def show_config():
+    """Print the version, OpenMP support, default thread count and kernel instruction set.
+
+    Examples
+    --------
+    >>> import leakyrelu
+    >>> leakyrelu.show_config()  # doctest: +SKIP
+    leakyrelu 0.1.0
+      OpenMP:             compiled in
+      default threads:    2
+      serial below:       32768 elements
+      instruction set:    avx512 (available: baseline, avx2, avx512)
+    """
+    c = config()
+    print(f"leakyrelu {c['version']}")
+    print(f"  OpenMP:             {'compiled in' if c['openmp'] else 'not compiled in (serial)'}")
+    print(f"  default threads:    {c['default_threads']}")
+    print(f"  serial below:       {c['serial_threshold']} elements")
+    print(f"  instruction set:    {c['instruction_set']} "
+          f"(available: {', '.join(c['available_instruction_sets'])})")

@@ -1,0 +1,74 @@
+"""Choose, at import, the kernel build that suits this CPU.
+
+The kernels are compiled once per instruction set (see ``setup.py``). The
+best one the CPU runs is used, unless ``LEAKYRELU_CPU`` names another.
+"""
+import importlib
+import os
+import platform
+
+INSTRUCTION_SETS = ("baseline", "avx2", "avx512")
+
+# NumPy's runtime CPU detection names the features each build needs.
+_REQUIRED_FEATURES = {
+    "baseline": (),
+    "avx2": ("AVX2", "FMA3"),
+    "avx512": ("AVX512F", "AVX512DQ", "AVX512BW", "AVX512VL", "AVX2", "FMA3"),
+}
+
+
+def _cpu_features():
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # pragma: no cover - NumPy moved it
+        return {}
+    return __cpu_features__
+
+
+def supported_instruction_sets():
+    """The kernel builds that are installed and that this CPU can run, best last."""
+    features = _cpu_features()
+    x86 = platform.machine().lower() in ("x86_64", "amd64", "x64")
+    found = []
+    for isa in INSTRUCTION_SETS:
+        if isa != "baseline" and not x86:
+            continue
+        if not all(features.get(f, False) for f in _REQUIRED_FEATURES[isa]):
+            continue
+        try:
+            importlib.import_module(f"leakyrelu._kernels_{isa}")
+        except ImportError:
+            continue
+        found.append(isa)
+    return found
+
+
+def load(isa):
+    """Import the kernel build for ``isa``, refusing one this CPU cannot run."""
+    if isa not in INSTRUCTION_SETS:
+        raise ValueError(f"unknown instruction set {isa!r}; choose from {INSTRUCTION_SETS}")
+    if isa not in supported_instruction_sets():
+        raise RuntimeError(f"the {isa!r} kernels are not available on this CPU or in this build")
+    return importlib.import_module(f"leakyrelu._kernels_{isa}")
+
+
+def _initial():
+    forced = os.environ.get("LEAKYRELU_CPU", "").strip().lower()
+    if forced:
+        try:
+            return load(forced)
+        except (ValueError, RuntimeError) as exc:
+            raise ImportError(f"LEAKYRELU_CPU={forced!r}: {exc}") from None
+    return load(supported_instruction_sets()[-1])
+
+
+#: The kernel module every public function calls.
+kernels = _initial()
+
+
+def use(isa):
+    """Switch every public function to the ``isa`` kernels; return the previous name."""
+    global kernels
+    previous = kernels.INSTRUCTION_SET
+    kernels = load(isa)
+    return previous

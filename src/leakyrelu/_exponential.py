@@ -1,0 +1,245 @@
+"""elu, celu and selu: the exponential family, one kernel with three coefficients.
+
+As in PyTorch, each is ``poscoef * x`` for ``x >= 0`` and
+``negcoef * expm1(input_scale * x)`` below, with the coefficients rounded to
+the working dtype before use.
+"""
+import numpy as np
+
+from leakyrelu._arrays import (check_array, check_out, check_pair, check_real, check_threads,
+                               run_elementwise, working_dtype)
+from leakyrelu._rectifiers import _check_flag
+
+#: The fixed constants of SELU (Klambauer et al., 2017).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _coefficients(dtype, alpha, scale, input_scale):
+    work = working_dtype(dtype).type
+    return float(work(alpha) * work(scale)), float(work(scale)), float(work(input_scale))
+
+
+def _forward(x, alpha, scale, input_scale, out, num_threads):
+    x = check_array(x, "x")
+    out = check_out(out, x.shape, x.dtype)
+    params = _coefficients(x.dtype, alpha, scale, input_scale)
+    return run_elementwise("elu", [x], out, params, check_threads(num_threads))
+
+
+def _backward(grad_output, x, alpha, scale, input_scale, from_output, out, num_threads):
+    from_output = _check_flag(from_output)
+    grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
+    if from_output and alpha < 0:
+        raise ValueError("from_output=True needs alpha >= 0: with a negative alpha the "
+                         "output does not tell which branch the input took")
+    out = check_out(out, x.shape, x.dtype)
+    params = _coefficients(x.dtype, alpha, scale, input_scale)
+    kernel = "elu_grad_from_output" if from_output else "elu_grad"
+    return run_elementwise(kernel, [grad_output, x], out, params, check_threads(num_threads))
+
+
+def _celu_alpha(alpha):
+    alpha = check_real(alpha, "alpha")
+    if alpha == 0:
+        raise ValueError("celu needs a nonzero alpha: it divides x by alpha")
+    return alpha
+
+
+def elu(x, alpha=1.0, *, out=None, num_threads=None):
+    """Exponential linear unit: ``x if x > 0 else alpha * expm1(x)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of dtype float16, float32 or float64, any shape and strides.
+    alpha : float, default 1.0
+        Scale of the negative branch; any finite value.
+    out : numpy.ndarray, optional
+        Where to write the result: same shape and dtype as `x`, writeable.
+        ``out=x`` works in place.
+    num_threads : int, optional
+        OpenMP threads for this call. The default follows ``OMP_NUM_THREADS``
+        and threadpoolctl; arrays below a measured size run serially.
+
+    Returns
+    -------
+    numpy.ndarray
+        `out` if given, else a new array.
+
+    Notes
+    -----
+    Within 2 ulp of PyTorch's CPU ``elu`` (tested over 10^6 points per
+    dtype, with ±0, subnormals, ±inf and NaN).
+
+    Examples
+    --------
+    >>> import numpy as np, leakyrelu
+    >>> leakyrelu.elu(np.array([-1.0, 0.0, 2.0]))
+    array([-0.63212056,  0.        ,  2.        ])
+    """
+    alpha = check_real(alpha, "alpha")
+    return _forward(x, alpha, 1.0, 1.0, out, num_threads)
+
+
+def elu_grad(grad_output, x, alpha=1.0, *, from_output=False, out=None, num_threads=None):
+    """Gradient of :func:`elu`.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the output of :func:`elu`.
+    x : numpy.ndarray
+        The forward's input, or its output when `from_output` is True. Same
+        shape and dtype as `grad_output`.
+    alpha : float, default 1.0
+        The forward's alpha.
+    from_output : bool, default False
+        Whether `x` holds the forward's output, from which the gradient is
+        ``grad_output * (y + alpha)`` below 0. Needs ``alpha >= 0``.
+    out, num_threads
+        As in :func:`elu`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``grad_output * (1 if x > 0 else alpha * exp(x))``; at exactly 0 the
+        slope is `alpha`, as in PyTorch; NaN where `x` is NaN.
+
+    Notes
+    -----
+    Within 4 ulp of PyTorch's CPU ``elu_backward``.
+
+    Examples
+    --------
+    >>> import numpy as np, leakyrelu
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> leakyrelu.elu_grad(np.ones(3), x)
+    array([0.36787944, 1.        , 1.        ])
+    >>> leakyrelu.elu_grad(np.ones(3), leakyrelu.elu(x), from_output=True)
+    array([0.36787944, 1.        , 1.        ])
+    """
+    alpha = check_real(alpha, "alpha")
+    return _backward(grad_output, x, alpha, 1.0, 1.0, from_output, out, num_threads)
+
+
+def celu(x, alpha=1.0, *, out=None, num_threads=None):
+    """Continuously differentiable ELU: ``x if x > 0 else alpha * expm1(x / alpha)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of dtype float16, float32 or float64, any shape and strides.
+    alpha : float, default 1.0
+        Finite and nonzero; ``alpha == 0`` raises ``ValueError``.
+    out, num_threads
+        As in :func:`elu`.
+
+    Returns
+    -------
+    numpy.ndarray
+        `out` if given, else a new array.
+
+    Notes
+    -----
+    Computed as PyTorch does, with ``x * (1 / alpha)``; within 2 ulp of
+    PyTorch's CPU ``celu``.
+
+    Examples
+    --------
+    >>> import numpy as np, leakyrelu
+    >>> leakyrelu.celu(np.array([-1.0, 2.0]), alpha=2.0)
+    array([-0.78693868,  2.        ])
+    """
+    alpha = _celu_alpha(alpha)
+    return _forward(x, alpha, 1.0, 1.0 / alpha, out, num_threads)
+
+
+def celu_grad(grad_output, x, alpha=1.0, *, from_output=False, out=None, num_threads=None):
+    """Gradient of :func:`celu`.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the output of :func:`celu`.
+    x : numpy.ndarray
+        The forward's input, or its output when `from_output` is True.
+    alpha : float, default 1.0
+        The forward's alpha; nonzero.
+    from_output : bool, default False
+        Whether `x` holds the forward's output; needs ``alpha > 0``.
+    out, num_threads
+        As in :func:`celu`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``grad_output * (1 if x > 0 else exp(x / alpha))``; NaN where `x`
+        is NaN. Within 4 ulp of PyTorch's CPU gradient.
+
+    Examples
+    --------
+    >>> import numpy as np, leakyrelu
+    >>> leakyrelu.celu_grad(np.ones(2), np.array([-2.0, 2.0]), alpha=2.0)
+    array([0.36787944, 1.        ])
+    """
+    alpha = _celu_alpha(alpha)
+    return _backward(grad_output, x, alpha, 1.0, 1.0 / alpha, from_output, out, num_threads)
+
+
+def selu(x, *, out=None, num_threads=None):
+    """Scaled ELU: ``scale * (x if x > 0 else alpha * expm1(x))``.
+
+    With the fixed constants ``alpha = 1.6732632423543772`` and
+    ``scale = 1.0507009873554805`` (:data:`SELU_ALPHA`, :data:`SELU_SCALE`).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of dtype float16, float32 or float64, any shape and strides.
+    out, num_threads
+        As in :func:`elu`.
+
+    Returns
+    -------
+    numpy.ndarray
+        `out` if given, else a new array. Within 2 ulp of PyTorch's CPU
+        ``selu``.
+
+    Examples
+    --------
+    >>> import numpy as np, leakyrelu
+    >>> leakyrelu.selu(np.array([-1.0, 1.0]))
+    array([-1.11133074,  1.05070099])
+    """
+    return _forward(x, SELU_ALPHA, SELU_SCALE, 1.0, out, num_threads)
+
+
+def selu_grad(grad_output, x, *, from_output=False, out=None, num_threads=None):
+    """Gradient of :func:`selu`.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the output of :func:`selu`.
+    x : numpy.ndarray
+        The forward's input, or its output when `from_output` is True.
+    from_output : bool, default False
+        Whether `x` holds the forward's output.
+    out, num_threads
+        As in :func:`selu`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``grad_output * scale * (1 if x > 0 else alpha * exp(x))``; at 0 the
+        slope is ``scale * alpha``; NaN where `x` is NaN. Within 4 ulp of
+        PyTorch's CPU gradient.
+
+    Examples
+    --------
+    >>> import numpy as np, leakyrelu
+    >>> leakyrelu.selu_grad(np.ones(2), np.array([0.0, 1.0]))
+    array([1.75809934, 1.05070099])
+    """
+    return _backward(grad_output, x, SELU_ALPHA, SELU_SCALE, 1.0, from_output, out, num_threads)
