@@ -6,6 +6,7 @@ the same layout go straight to the kernels as flat views; anything else
 staged through contiguous working copies, which NumPy's ``copyto`` writes
 back, so results never depend on memory layout.
 """
+import math
 import numbers
 
 import numpy as np
@@ -54,15 +55,19 @@ def check_out(out, shape, dtype):
         raise TypeError(f"out has dtype {out.dtype} but the result has dtype {dtype}")
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape} but the result has shape {shape}")
-    if not out.flags.writeable:
+    flags = out.flags
+    if not flags.writeable:
         raise ValueError("out is read-only")
-    if any(s == 0 and n > 1 for s, n in zip(out.strides, out.shape)):
+    if not (flags.c_contiguous or flags.f_contiguous) and any(
+            s == 0 and n > 1 for s, n in zip(out.strides, out.shape)):
         raise ValueError("out has a zero stride, so several results would share one element")
     return out
 
 
 def check_real(value, name, *, finite=True):
     """A real scalar parameter as a Python float."""
+    if type(value) is float and (not finite or math.isfinite(value)):
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
     value = float(value)
@@ -144,7 +149,7 @@ def run_elementwise(kernel, arrays, out, params, num_threads, *, c_order=False):
     first = arrays[0]
     dtype = first.dtype
     work = working_dtype(dtype)
-    loop = getattr(_dispatch.kernels, f"{kernel}_{work.name}")
+    loop = _dispatch.loops[kernel, work]
     if out is None:
         out = np.empty_like(first, order="C" if c_order else "K")
     elif out is not first or len(arrays) > 1:

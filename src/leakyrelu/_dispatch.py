@@ -7,6 +7,8 @@ import importlib
 import os
 import platform
 
+import numpy as np
+
 INSTRUCTION_SETS = ("baseline", "avx2", "avx512")
 
 # NumPy's runtime CPU detection names the features each build needs.
@@ -62,13 +64,25 @@ def _initial():
     return load(supported_instruction_sets()[-1])
 
 
-#: The kernel module every public function calls.
-kernels = _initial()
+def _loop_table(module):
+    """Every elementwise loop of ``module`` by (kernel name, NumPy dtype)."""
+    table = {}
+    for attr in dir(module):
+        for dtype in ("float32", "float64"):
+            if attr.endswith("_" + dtype):
+                table[attr[:-len(dtype) - 1], np.dtype(dtype)] = getattr(module, attr)
+    return table
 
 
 def use(isa):
     """Switch every public function to the ``isa`` kernels; return the previous name."""
-    global kernels
-    previous = kernels.INSTRUCTION_SET
+    global kernels, loops
+    previous = kernels.INSTRUCTION_SET if kernels is not None else None
     kernels = load(isa)
+    loops = _loop_table(kernels)
     return previous
+
+
+#: The kernel module every public function calls, and its loops by (name, dtype).
+kernels = loops = None
+use(_initial().INSTRUCTION_SET)

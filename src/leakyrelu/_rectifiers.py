@@ -252,7 +252,7 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
         return run_elementwise("leaky_relu", [x], out, (float(weight[0]),), threads)
     out = np.empty_like(x, order="C") if out is None else out
     (staged,), target = stage([x], out, c_order=True)
-    loop = getattr(_dispatch.kernels, f"prelu_{target.dtype.name}")
+    loop = _dispatch.loops["prelu", target.dtype]
     loop(staged.reshape(layout), target.reshape(layout), weight, threads)
     return write_back(target, out)
 
@@ -300,7 +300,7 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     (staged_g, staged_x), target = stage([grad_output, x], out, c_order=True)
     kernels = _dispatch.kernels
     partial = np.empty((kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
-    loop = getattr(kernels, f"prelu_grad_{target.dtype.name}")
+    loop = _dispatch.loops["prelu_grad", target.dtype]
     loop(staged_g.reshape(layout), staged_x.reshape(layout), target.reshape(layout), weight,
          partial, threads)
     grad_weight = partial.sum(axis=0).astype(x.dtype).reshape(weight_shape)
