@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 
+import numpy
 from Cython import Tempita
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -26,7 +27,10 @@ SERIAL_THRESHOLD = 32768  # elements; see docs/performance.md for the measuremen
 
 # Flags that let GCC/Clang turn the selects of the kernels into vector blends
 # without changing any result: no FP traps and no errno are ever observed.
-UNIX_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
+# No contraction of a*b+c into FMA behind our back: results (rrelu's slopes
+# among them) must not depend on the instruction set; _vexp.h asks for FMA
+# explicitly where it is only a matter of speed.
+UNIX_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off"]
 UNIX_ISA_FLAGS = {
     "baseline": [],
     "avx2": ["-mavx2", "-mfma"],
@@ -114,7 +118,8 @@ class BuildExt(build_ext):
 
 
 extensions = [
-    Extension(f"leakyrelu._kernels_{isa}", [path], include_dirs=[PACKAGE_DIR])
+    Extension(f"leakyrelu._kernels_{isa}", [path], include_dirs=[PACKAGE_DIR, numpy.get_include()],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")])
     for isa, path in render_kernels().items()
 ]
 

@@ -37,3 +37,18 @@ def rng():
 def pytest_report_header(config):
     import leakyrelu
     return f"leakyrelu {leakyrelu.__version__} from {leakyrelu.__file__}; kernels: {INSTRUCTION_SETS}"
+
+
+# Hypothesis: about 100 examples per property locally; under CI (CI=true) the
+# "ci" profile runs more, a few thousand across test_properties.py in all.
+# No deadline: the machines these run on are shared, and timing is not tested.
+import os  # noqa: E402
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("dev", max_examples=100, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=250, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(
+    "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev")

@@ -1,10 +1,11 @@
-"""Command line: ``python -m leakyrelu bench`` and ``python -m leakyrelu config``."""
+"""Command line: ``python -m leakyrelu bench``, ``config`` and ``demo``."""
 import argparse
 import sys
 
 
 def _parser():
     from leakyrelu._bench import FUNCTIONS
+    from leakyrelu._demo import EPOCHS
 
     parser = argparse.ArgumentParser(prog="python -m leakyrelu")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -16,6 +17,14 @@ def _parser():
                        help=f"which to time, from: {' '.join(FUNCTIONS)}")
     bench.add_argument("--json", action="store_true", help="print the rows as JSON")
     commands.add_parser("config", help="print the build and runtime configuration")
+    demo = commands.add_parser("demo", help="train a small MLP on digits with ReLU and "
+                               "LeakyReLU and watch ReLU units die")
+    demo.add_argument("--epochs", type=int, default=EPOCHS,
+                      help=f"training epochs (default {EPOCHS})")
+    demo.add_argument("--seed", type=int, default=0, help="data split, weights and batch order")
+    demo.add_argument("--plot", metavar="FILE.png",
+                      help="also draw the activations, their gradients, and the dead units "
+                           "and accuracy per epoch to a PNG (needs matplotlib)")
     return parser
 
 
@@ -27,6 +36,9 @@ def main(argv=None):
     elif args.command == "config":
         from leakyrelu import show_config
         show_config()
+    elif args.command == "demo":
+        from leakyrelu import _demo
+        _demo.main(args)
     return 0
 
 

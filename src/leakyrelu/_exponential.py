@@ -1,42 +1,47 @@
 """elu, celu and selu: the exponential family, one kernel with three coefficients.
 
-As in PyTorch, each is ``poscoef * x`` for ``x >= 0`` and
-``negcoef * expm1(input_scale * x)`` below, with the coefficients rounded to
-the working dtype before use.
+As in PyTorch, each is ``scale * x`` for ``x >= 0`` and
+``alpha * scale * expm1(input_scale * x)`` below; the kernels round the
+coefficients to the working dtype before use.
 """
-import numpy as np
-
+from leakyrelu import _dispatch
 from leakyrelu._arrays import (check_array, check_out, check_pair, check_real, check_threads,
-                               run_elementwise, working_dtype)
+                               run_elementwise)
 from leakyrelu._rectifiers import _check_flag
+
+_ELU = _dispatch.kernels.ELU
+_ELU_GRAD = _dispatch.kernels.ELU_GRAD
 
 #: The fixed constants of SELU (Klambauer et al., 2017).
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _coefficients(dtype, alpha, scale, input_scale):
-    work = working_dtype(dtype).type
-    return float(work(alpha) * work(scale)), float(work(scale)), float(work(input_scale))
-
-
 def _forward(x, alpha, scale, input_scale, out, num_threads):
+    result = _dispatch.fast_unary(_ELU, x, out, num_threads, alpha, scale, input_scale)
+    if result is not None:
+        return result
     x = check_array(x, "x")
     out = check_out(out, x.shape, x.dtype)
-    params = _coefficients(x.dtype, alpha, scale, input_scale)
-    return run_elementwise("elu", [x], out, params, check_threads(num_threads))
+    return run_elementwise("elu", [x], out, (alpha, scale, input_scale),
+                           check_threads(num_threads))
 
 
 def _backward(grad_output, x, alpha, scale, input_scale, from_output, out, num_threads):
+    if from_output is False:
+        result = _dispatch.fast_binary(_ELU_GRAD, grad_output, x, out, num_threads,
+                                       alpha, scale, input_scale)
+        if result is not None:
+            return result
     from_output = _check_flag(from_output)
     grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
     if from_output and alpha < 0:
         raise ValueError("from_output=True needs alpha >= 0: with a negative alpha the "
                          "output does not tell which branch the input took")
     out = check_out(out, x.shape, x.dtype)
-    params = _coefficients(x.dtype, alpha, scale, input_scale)
     kernel = "elu_grad_from_output" if from_output else "elu_grad"
-    return run_elementwise(kernel, [grad_output, x], out, params, check_threads(num_threads))
+    return run_elementwise(kernel, [grad_output, x], out, (alpha, scale, input_scale),
+                           check_threads(num_threads))
 
 
 def _celu_alpha(alpha):

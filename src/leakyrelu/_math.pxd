@@ -6,9 +6,28 @@ them. Branches are written as selects so that GCC turns them into vector
 blends: the positive branch takes ``x > 0`` and the other branch takes the
 rest (0, -0.0 and NaN), as PyTorch does.
 """
-from libc.math cimport exp, expm1
 from libc.stdint cimport uint32_t, uint64_t
 from cython cimport floating
+
+cdef extern from "_vexp.h":
+    float lr_expm1_f(float x) noexcept nogil
+    float lr_scaled_exp_f(float x, float m) noexcept nogil
+    double lr_expm1_d(double x) noexcept nogil
+    double lr_scaled_exp_d(double x, double m) noexcept nogil
+
+
+# Vectorisable expm1 and m * exp (see _vexp.h), faithfully rounded.
+cdef inline floating expm1(floating x) noexcept nogil:
+    if floating is float:
+        return lr_expm1_f(x)
+    else:
+        return lr_expm1_d(x)
+
+cdef inline floating scaled_exp(floating x, floating m) noexcept nogil:
+    if floating is float:
+        return lr_scaled_exp_f(x, m)
+    else:
+        return lr_scaled_exp_d(x, m)
 
 
 cdef inline floating nan_or(floating x, floating value) noexcept nogil:
@@ -44,12 +63,33 @@ cdef inline floating elu_forward(floating x, floating negcoef, floating poscoef,
 cdef inline floating elu_grad(floating g, floating x, floating negcoef, floating poscoef,
                               floating input_scale) noexcept nogil:
     return nan_or(x, g * poscoef if x > 0
-                  else g * input_scale * negcoef * exp(x * input_scale))
+                  else scaled_exp(x * input_scale, g * input_scale * negcoef))
 
 cdef inline floating elu_grad_from_output(floating g, floating y, floating negcoef,
                                           floating poscoef, floating input_scale) noexcept nogil:
     # y + negcoef == negcoef * exp(input_scale * x) on the negative branch.
     return nan_or(y, g * poscoef if y > 0 else g * input_scale * (y + negcoef))
+
+
+# prelu's weight gradient sums x * g over the non-positive branch in float64;
+# a NaN x contributes NaN.
+cdef inline double prelu_weight_term(floating x, floating g) noexcept nogil:
+    return 0.0 if x > 0 else <double>x * <double>g
+
+cdef inline double prelu_weight_sum(const floating* x, const floating* g,
+                                    Py_ssize_t n) noexcept nogil:
+    # Eight lanes added in a fixed order: it vectorises without reassociating,
+    # so the sum has the same bits on every machine and thread count.
+    cdef double lanes[8]
+    cdef Py_ssize_t j, k, body = n - n % 8
+    for k in range(8):
+        lanes[k] = 0
+    for j in range(0, body, 8):
+        for k in range(8):
+            lanes[k] += prelu_weight_term(x[j + k], g[j + k])
+    for j in range(body, n):
+        lanes[j - body] += prelu_weight_term(x[j], g[j])
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
 
 
 # rrelu in training draws each element's slope from U(lower, upper) with a
@@ -65,7 +105,9 @@ cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
     return h
 
 cdef inline floating rrelu_slope(uint64_t index, uint32_t key0, uint32_t key1,
-                                 floating lower, floating width) noexcept nogil:
+                                 floating lower, floating width, floating upper) noexcept nogil:
     cdef uint32_t h = mix32(mix32(<uint32_t>index ^ key0) ^ (<uint32_t>(index >> 32) + key1))
     # 24 random bits give a uniform in [0, 1) that float and double hold exactly.
-    return lower + width * (<floating>(h >> 8) * <floating>5.9604644775390625e-08)
+    cdef floating slope = lower + width * (<floating>(h >> 8) * <floating>5.9604644775390625e-08)
+    # Rounding may carry lower + width * u past upper; the slope never does.
+    return slope if slope < upper else upper

@@ -1,4 +1,5 @@
 """relu, leaky_relu, prelu and rrelu: the piecewise-linear family."""
+import math
 import numbers
 
 import numpy as np
@@ -6,6 +7,11 @@ import numpy as np
 from leakyrelu import _dispatch
 from leakyrelu._arrays import (check_array, check_out, check_pair, check_real, check_threads,
                                run_elementwise, stage, working_dtype, write_back)
+
+_RELU = _dispatch.kernels.RELU
+_LEAKY_RELU = _dispatch.kernels.LEAKY_RELU
+_RELU_GRAD = _dispatch.kernels.RELU_GRAD
+_LEAKY_RELU_GRAD = _dispatch.kernels.LEAKY_RELU_GRAD
 
 
 def relu(x, *, out=None, num_threads=None):
@@ -38,6 +44,9 @@ def relu(x, *, out=None, num_threads=None):
     >>> leakyrelu.relu(np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 3.])
     """
+    result = _dispatch.fast_unary(_RELU, x, out, num_threads)
+    if result is not None:
+        return result
     x = check_array(x, "x")
     out = check_out(out, x.shape, x.dtype)
     return run_elementwise("relu", [x], out, (), check_threads(num_threads))
@@ -75,6 +84,10 @@ def relu_grad(grad_output, x, *, from_output=False, out=None, num_threads=None):
     >>> leakyrelu.relu_grad(np.ones(3), np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 1.])
     """
+    if from_output is False or from_output is True:  # the same formula either way
+        result = _dispatch.fast_binary(_RELU_GRAD, grad_output, x, out, num_threads)
+        if result is not None:
+            return result
     grad_output, x = check_pair(grad_output, x, "output" if _check_flag(from_output) else "x")
     out = check_out(out, x.shape, x.dtype)
     return run_elementwise("relu_grad", [grad_output, x], out, (), check_threads(num_threads))
@@ -114,6 +127,9 @@ def leaky_relu(x, alpha=0.01, *, out=None, num_threads=None):
     array([-0.2,  0. ,  3. ])
     >>> _ = leakyrelu.leaky_relu(x, out=x)  # in place
     """
+    result = _dispatch.fast_unary(_LEAKY_RELU, x, out, num_threads, alpha)
+    if result is not None:
+        return result
     x = check_array(x, "x")
     alpha = check_real(alpha, "alpha")
     out = check_out(out, x.shape, x.dtype)
@@ -159,6 +175,10 @@ def leaky_relu_grad(grad_output, x, alpha=0.01, *, from_output=False, out=None,
     >>> leakyrelu.leaky_relu_grad(np.ones(3), y, alpha=0.1, from_output=True)
     array([0.1, 0.1, 1. ])
     """
+    if from_output is False:
+        result = _dispatch.fast_binary(_LEAKY_RELU_GRAD, grad_output, x, out, num_threads, alpha)
+        if result is not None:
+            return result
     from_output = _check_flag(from_output)
     grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
     alpha = check_real(alpha, "alpha")
@@ -177,13 +197,9 @@ def _check_flag(value, name="from_output"):
 
 
 def _prelu_plan(x, weight, axis):
-    """Validate prelu's weight and axis; return (weight as 1-D work array, layout).
-
-    The layout is (outer, channels, inner): x viewed in C order with the
-    channel axis in the middle.
-    """
+    """Validate prelu's weight and axis: (weight as a 1-D working array, axis >= 0)."""
     if isinstance(weight, np.ndarray):
-        if weight.dtype != x.dtype:
+        if weight.dtype.newbyteorder("=") != x.dtype:
             raise TypeError(f"weight has dtype {weight.dtype} but x has dtype {x.dtype}; "
                             "pass a weight of the same dtype")
         if weight.ndim > 1:
@@ -194,9 +210,7 @@ def _prelu_plan(x, weight, axis):
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an int, not {type(axis).__name__}")
     channels = values.shape[0]
-    if channels == 1:
-        layout = (1, 1, x.size)
-    else:
+    if channels > 1:
         axis = int(axis)
         if not -x.ndim <= axis < x.ndim:
             raise np.exceptions.AxisError(axis, x.ndim, "prelu")
@@ -204,9 +218,24 @@ def _prelu_plan(x, weight, axis):
         if x.shape[axis] != channels:
             raise ValueError(f"weight has {channels} values but x has {x.shape[axis]} "
                              f"channels along axis {axis}")
-        layout = (int(np.prod(x.shape[:axis])), channels, int(np.prod(x.shape[axis + 1:])))
-    values = np.ascontiguousarray(values, dtype=working_dtype(x.dtype))
-    return values, layout
+    return np.ascontiguousarray(values, dtype=working_dtype(x.dtype)), axis
+
+
+def _channel_layout(shape, axis, channels):
+    """The (outer, channels, inner) view of a C-ordered array of ``shape``."""
+    if channels == 1:
+        return (1, 1, math.prod(shape))
+    return (math.prod(shape[:axis]), channels, math.prod(shape[axis + 1:]))
+
+
+def _as_c_order(arrays, out, axis):
+    """Fortran-ordered arrays as their C-ordered transposes, so they need no copy."""
+    first = arrays[0]
+    if (first.ndim > 1 and not first.flags.c_contiguous
+            and all(a.flags.f_contiguous for a in arrays)
+            and (out is None or out.flags.f_contiguous)):
+        return [a.T for a in arrays], None if out is None else out.T, first.ndim - 1 - axis, True
+    return arrays, out, axis, False
 
 
 def prelu(x, weight, axis=1, *, out=None, num_threads=None):
@@ -245,16 +274,19 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
            [ 2. , -2. ]])
     """
     x = check_array(x, "x")
-    weight, layout = _prelu_plan(x, weight, axis)
+    weight, axis = _prelu_plan(x, weight, axis)
     out = check_out(out, x.shape, x.dtype)
     threads = check_threads(num_threads)
     if weight.shape[0] == 1:
         return run_elementwise("leaky_relu", [x], out, (float(weight[0]),), threads)
-    out = np.empty_like(x, order="C") if out is None else out
-    (staged,), target = stage([x], out, c_order=True)
-    loop = _dispatch.loops["prelu", target.dtype]
-    loop(staged.reshape(layout), target.reshape(layout), weight, threads)
-    return write_back(target, out)
+    (x,), result, axis, transposed = _as_c_order([x], out, axis)
+    result = np.empty_like(x, order="C") if result is None else result
+    (staged,), target = stage([x], result, c_order=True)
+    layout = _channel_layout(x.shape, axis, weight.shape[0])
+    _dispatch.loops["prelu", target.dtype](staged.reshape(layout), target.reshape(layout),
+                                           weight, threads)
+    write_back(target, result)
+    return out if out is not None else result.T if transposed else result
 
 
 def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
@@ -293,18 +325,20 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     """
     grad_output, x = check_pair(grad_output, x)
     weight_shape = np.shape(weight)
-    weight, layout = _prelu_plan(x, weight, axis)
+    weight, axis = _prelu_plan(x, weight, axis)
     out = check_out(out, x.shape, x.dtype)
     threads = check_threads(num_threads)
-    out = np.empty_like(x, order="C") if out is None else out
-    (staged_g, staged_x), target = stage([grad_output, x], out, c_order=True)
-    kernels = _dispatch.kernels
-    partial = np.empty((kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
-    loop = _dispatch.loops["prelu_grad", target.dtype]
-    loop(staged_g.reshape(layout), staged_x.reshape(layout), target.reshape(layout), weight,
-         partial, threads)
+    (grad_output, x), result, axis, transposed = _as_c_order([grad_output, x], out, axis)
+    result = np.empty_like(x, order="C") if result is None else result
+    (staged_g, staged_x), target = stage([grad_output, x], result, c_order=True)
+    layout = _channel_layout(x.shape, axis, weight.shape[0])
+    partial = np.empty((_dispatch.kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
+    _dispatch.loops["prelu_grad", target.dtype](
+        staged_g.reshape(layout), staged_x.reshape(layout), target.reshape(layout), weight,
+        partial, threads)
+    write_back(target, result)
     grad_weight = partial.sum(axis=0).astype(x.dtype).reshape(weight_shape)
-    return write_back(target, out), grad_weight
+    return (out if out is not None else result.T if transposed else result), grad_weight
 
 
 def _rrelu_bounds(lower, upper):
@@ -347,8 +381,9 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
     seed : int, optional
         Required in training: an int in ``[0, 2**64)``. Slopes come from a
         counter-based generator keyed on (seed, element index in C order),
-        so a seed gives the same result for any `num_threads`, and
-        :func:`rrelu_grad` regenerates them instead of storing them.
+        so a seed gives the same result for any `num_threads` and memory
+        layout, and :func:`rrelu_grad` regenerates them instead of storing
+        them. (Input that is not C-contiguous goes through a C-ordered copy.)
     out, num_threads
         As in :func:`leaky_relu`.
 
@@ -373,6 +408,10 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
     >>> bool(-0.9 <= y[0] <= -0.3)
     True
     """
+    if training is False and type(lower) is float and type(upper) is float and lower <= upper:
+        result = _dispatch.fast_unary(_LEAKY_RELU, x, out, num_threads, (lower + upper) / 2)
+        if result is not None:
+            return result
     x = check_array(x, "x")
     lower, upper = _rrelu_bounds(lower, upper)
     keys = _rrelu_keys(training, seed)
@@ -380,7 +419,7 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
     threads = check_threads(num_threads)
     if keys is None:
         return run_elementwise("leaky_relu", [x], out, ((lower + upper) / 2,), threads)
-    return run_elementwise("rrelu_train", [x], out, (lower, upper - lower, *keys, 0), threads,
+    return run_elementwise("rrelu_train", [x], out, (lower, upper, *keys, 0), threads,
                            c_order=True)
 
 
@@ -428,4 +467,4 @@ def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed
         return run_elementwise("leaky_relu_grad", [grad_output, x], out,
                                ((lower + upper) / 2,), threads)
     return run_elementwise("rrelu_train_grad", [grad_output, x], out,
-                           (lower, upper - lower, *keys, 0), threads, c_order=True)
+                           (lower, upper, *keys, 0), threads, c_order=True)

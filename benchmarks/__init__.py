@@ -1,0 +1,1 @@
+"""asv benchmarks for leakyrelu; see docs/benchmarking.md."""

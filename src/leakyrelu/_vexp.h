@@ -1,0 +1,162 @@
+/* expm1, and exp times a factor, that GCC and Clang can vectorise.
+ *
+ * libm's expm1 is a scalar call per element, which makes elu, celu and selu
+ * compute-bound. These are branch-free (selects only) and inline, so the
+ * array loops that use them vectorise.
+ *
+ * Method: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), expm1(r) from its
+ * Taylor series, then expm1(x) = (2^k - 1) + 2^k expm1(r), summed with an
+ * exact two-sum so that the result is faithfully rounded (< 1 ulp; the tests
+ * bound it). float is computed in double and rounded once, which makes it
+ * correctly rounded except in rare near-halfway cases.
+ */
+#ifndef LEAKYRELU_VEXP_H
+#define LEAKYRELU_VEXP_H
+
+#include <stdint.h>
+#include <math.h>
+
+#define LR_INV_LN2 1.4426950408889634
+/* ln2 split so that k * LR_LN2_HI is exact for |k| < 2^11. */
+#define LR_LN2_HI 6.93147180559890330187e-01
+#define LR_LN2_LO 5.497923018708371e-14
+/* Adding 1.5 * 2^52 rounds to an integer that sits in the low mantissa bits. */
+#define LR_ROUND_MAGIC 6755399441055744.0
+
+/* Fused multiply-add where the instruction set has it (more accurate and
+ * faster); separate operations elsewhere. The build turns off implicit
+ * contraction, so this is the only place FMA appears. */
+#if defined(__GNUC__) && (defined(__FMA__) || defined(__ARM_FEATURE_FMA))
+#define LR_FMA(a, b, c) __builtin_fma((a), (b), (c))
+#define LR_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
+#else
+#define LR_FMA(a, b, c) ((a) * (b) + (c))
+#define LR_FMAF(a, b, c) ((a) * (b) + (c))
+#endif
+
+typedef union { double d; uint64_t u; } lr_bits;
+
+/* k = round(x / ln2) as a double, and 2^(k + extra) built from its bits. */
+static inline double lr_reduce(double x, double *two_k) {
+    lr_bits shifted, scale;
+    shifted.d = x * LR_INV_LN2 + LR_ROUND_MAGIC;
+    scale.u = (shifted.u + 1023) << 52;
+    *two_k = scale.d;
+    return shifted.d - LR_ROUND_MAGIC;
+}
+
+/* expm1(r) - r for |r| <= ln2/2, to double precision (Taylor to r^14). */
+static inline double lr_expm1_tail(double r) {
+    double q = 1.0 / 87178291200.0;
+    q = LR_FMA(q, r, 1.0 / 6227020800.0);
+    q = LR_FMA(q, r, 1.0 / 479001600.0);
+    q = LR_FMA(q, r, 1.0 / 39916800.0);
+    q = LR_FMA(q, r, 1.0 / 3628800.0);
+    q = LR_FMA(q, r, 1.0 / 362880.0);
+    q = LR_FMA(q, r, 1.0 / 40320.0);
+    q = LR_FMA(q, r, 1.0 / 5040.0);
+    q = LR_FMA(q, r, 1.0 / 720.0);
+    q = LR_FMA(q, r, 1.0 / 120.0);
+    q = LR_FMA(q, r, 1.0 / 24.0);
+    q = LR_FMA(q, r, 1.0 / 6.0);
+    return r * r * 0.5 + r * r * r * q;
+}
+
+static inline double lr_expm1_d(double x) {
+    double xc = x < -60.0 ? -60.0 : x;      /* expm1 is -1 to double precision */
+    xc = xc > 710.0 ? 710.0 : xc;
+    double two_k;
+    double k = lr_reduce(xc, &two_k);
+    double r_hi = xc - k * LR_LN2_HI;        /* exact */
+    double c = k * LR_LN2_LO;
+    double r = r_hi - c;                     /* r + r_lo == r_hi - c closely */
+    double r_lo = (r_hi - r) - c;
+    double t = lr_expm1_tail(r) + r_lo * (1.0 + r);
+    /* (2^k - 1) + 2^k r as an exact sum hi + lo, then add 2^k t. */
+    double a = two_k - 1.0, b = two_k * r;
+    double hi = a + b;
+    double bb = hi - a;
+    double lo = (a - (hi - bb)) + (b - bb);
+    double y = hi + (lo + two_k * t);
+    y = x > 709.782712893384 ? INFINITY : y;
+    y = x == 0.0 ? x : y;                    /* keeps -0.0 */
+    return x != x ? x : y;
+}
+
+/* m * exp(x), scaling by 2^k last and in two halves: a product that is
+ * subnormal only after the multiplication by m rounds once, not twice. */
+static inline double lr_scaled_exp_d(double x, double m) {
+    /* Two half scalings reach 2^+-2044, so m * exp(x) is right wherever it
+     * is representable, even when exp(x) alone is not. */
+    double xc = x < -1416.0 ? -1416.0 : x;
+    xc = xc > 1416.0 ? 1416.0 : xc;
+    double two_k;
+    double k = lr_reduce(xc, &two_k);
+    double r = (xc - k * LR_LN2_HI) - k * LR_LN2_LO;
+    double u = 1.0 + (r + lr_expm1_tail(r));
+    lr_bits half, rest, half_scale, rest_scale;
+    half.d = k * 0.5 + LR_ROUND_MAGIC;
+    rest.d = (k - (half.d - LR_ROUND_MAGIC)) + LR_ROUND_MAGIC;
+    half_scale.u = (half.u + 1023) << 52;
+    rest_scale.u = (rest.u + 1023) << 52;
+    double y = ((u * half_scale.d) * m) * rest_scale.d;
+    y = x < -1416.0 ? m * 0.0 : y;
+    y = x > 1416.0 ? m * INFINITY : y;
+    return x != x ? x : y;
+}
+
+/* float: compute in double, round once. Taylor to r^9 is enough there. */
+static inline double lr_expm1_short(double r) {
+    double q = 1.0 / 362880.0;
+    q = LR_FMA(q, r, 1.0 / 40320.0);
+    q = LR_FMA(q, r, 1.0 / 5040.0);
+    q = LR_FMA(q, r, 1.0 / 720.0);
+    q = LR_FMA(q, r, 1.0 / 120.0);
+    q = LR_FMA(q, r, 1.0 / 24.0);
+    q = LR_FMA(q, r, 1.0 / 6.0);
+    q = LR_FMA(q, r, 0.5);
+    return r + r * r * q;
+}
+
+static inline float lr_expm1_f(float xf) {
+    double x = xf < -40.0f ? -40.0 : (double)xf;   /* -1 in float */
+    x = x > 100.0 ? 100.0 : x;                      /* +inf in float */
+    double two_k;
+    double k = lr_reduce(x, &two_k);
+    double r = (x - k * LR_LN2_HI) - k * LR_LN2_LO;
+    float y = (float)((two_k - 1.0) + two_k * lr_expm1_short(r));
+    y = xf == 0.0f ? xf : y;
+    return xf != xf ? xf : y;
+}
+
+/* m * exp(x) in float arithmetic, 16 lanes to a 512-bit vector: gradients
+ * need no more, and Taylor to r^7 keeps it within 1 ulp. */
+typedef union { float f; uint32_t u; } lr_bits_f;
+#define LR_ROUND_MAGIC_F 12582912.0f
+
+static inline float lr_scaled_exp_f(float x, float m) {
+    float xc = x < -174.0f ? -174.0f : x;   /* two half scalings reach 2^+-252 */
+    xc = xc > 174.0f ? 174.0f : xc;
+    lr_bits_f shifted;
+    shifted.f = xc * 1.44269504f + LR_ROUND_MAGIC_F;
+    float k = shifted.f - LR_ROUND_MAGIC_F;
+    float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
+    float q = 1.0f / 5040.0f;
+    q = LR_FMAF(q, r, 1.0f / 720.0f);
+    q = LR_FMAF(q, r, 1.0f / 120.0f);
+    q = LR_FMAF(q, r, 1.0f / 24.0f);
+    q = LR_FMAF(q, r, 1.0f / 6.0f);
+    q = LR_FMAF(q, r, 0.5f);
+    float u = 1.0f + (r + r * r * q);
+    lr_bits_f half, rest, half_scale, rest_scale;
+    half.f = k * 0.5f + LR_ROUND_MAGIC_F;
+    rest.f = (k - (half.f - LR_ROUND_MAGIC_F)) + LR_ROUND_MAGIC_F;
+    half_scale.u = (half.u + 127) << 23;
+    rest_scale.u = (rest.u + 127) << 23;
+    float y = ((u * half_scale.f) * m) * rest_scale.f;
+    y = x < -174.0f ? m * 0.0f : y;
+    y = x > 174.0f ? m * INFINITY : y;
+    return x != x ? x : y;
+}
+
+#endif

@@ -1,0 +1,698 @@
+"""Correctness of relu, leaky_relu, prelu and rrelu, forward and gradient.
+
+Forward values must equal PyTorch's CPU results bit for bit (and the NumPy
+formulas of ``reference.py``, so the values are still checked without
+torch). Gradients are checked against PyTorch's backward kernels, NumPy
+formulas and central differences.
+"""
+import numpy as np
+import pytest
+
+import leakyrelu as lr
+from leakyrelu import _dispatch
+
+import reference as ref
+
+try:
+    from scipy import stats
+except ImportError:  # the chi-square statistic is computed by hand instead
+    stats = None
+
+FLOATS = [np.float32, np.float64]
+BITS = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+
+# Sizes around the serial threshold (32768 elements) and not multiples of
+# the vector width, so that vector tails and both loop variants run.
+SIZES = [1, 7, 16, 33, 1000, 32767, 32768, 32769, 65537]
+ALPHAS = [0.0, 0.01, 0.2, -0.5, 1.0, 1e3]
+# Above the serial threshold, for the thread-count tests: 7 * 13 * 1100.
+LARGE = 100_100
+
+
+def edge_values(dtype):
+    fi = np.finfo(dtype)
+    values = [0.0, -0.0, np.inf, -np.inf, np.nan, fi.smallest_subnormal, -fi.smallest_subnormal,
+              fi.max, -fi.max, fi.tiny, -fi.tiny, 1.0, -1.0]
+    return np.array(values, dtype=dtype)
+
+
+def sample(dtype, n, seed=0):
+    """Normal data of n elements with every edge value spread through it."""
+    rng = np.random.default_rng([seed, n])
+    x = rng.standard_normal(n).astype(dtype)
+    edges = np.resize(edge_values(dtype), min(n, 3 * edge_values(dtype).size))
+    x[rng.choice(n, size=edges.size, replace=False)] = edges
+    return x
+
+
+def finite_sample(dtype, shape, seed=0):
+    """Normal data away from 0, so finite differences never cross the kink."""
+    rng = np.random.default_rng([seed, *shape])
+    x = rng.standard_normal(shape)
+    x = np.where(np.abs(x) < 0.05, np.copysign(0.05, x), x)
+    return x.astype(dtype)
+
+
+def assert_bits_equal(actual, expected, where=None):
+    """Same NaN positions; every other element has exactly the same bits.
+
+    ``where`` (a boolean mask) restricts the comparison to some elements.
+    """
+    assert actual.dtype == expected.dtype
+    assert actual.shape == expected.shape
+    if where is not None:
+        actual, expected = actual[where], expected[where]
+    nan_a, nan_e = np.isnan(actual), np.isnan(expected)
+    np.testing.assert_array_equal(nan_a, nan_e, err_msg="NaN positions differ")
+    a, e = actual[~nan_a], expected[~nan_e]
+    bits = BITS[a.dtype]
+    bad = np.flatnonzero(a.view(bits) != e.view(bits))
+    assert bad.size == 0, (f"{bad.size} of {a.size} elements differ, e.g. "
+                           f"{a[bad[:5]].tolist()} instead of {e[bad[:5]].tolist()}")
+
+
+def assert_grad_matches_torch(ours, theirs, x):
+    """Bit for bit except at NaN inputs, where ours must be NaN (theirs is not)."""
+    nan = np.isnan(x)
+    assert_bits_equal(ours, theirs, where=~nan)
+    assert np.isnan(ours[nan]).all()
+
+
+def normal_like(x, seed=1):
+    return np.random.default_rng([seed, x.size]).standard_normal(x.shape).astype(x.dtype)
+
+
+# ---------------------------------------------------------------- forward
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_relu_matches_torch(isa, torch_ref, dtype, n):
+    x = sample(dtype, n)
+    assert_bits_equal(lr.relu(x), torch_ref.relu(torch_ref.from_numpy(x)).numpy())
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_leaky_relu_matches_torch(isa, torch_ref, dtype, n):
+    x = sample(dtype, n)
+    for alpha in ALPHAS:
+        expected = torch_ref.nn.functional.leaky_relu(torch_ref.from_numpy(x), alpha).numpy()
+        assert_bits_equal(lr.leaky_relu(x, alpha), expected)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rrelu_eval_matches_torch(isa, torch_ref, dtype, n):
+    x = sample(dtype, n)
+    for lower, upper in [(1 / 8, 1 / 3), (0.0, 0.0), (-0.3, 0.1), (0.5, 3.0)]:
+        expected = torch_ref.nn.functional.rrelu(torch_ref.from_numpy(x), lower, upper,
+                                                 training=False).numpy()
+        ours = lr.rrelu(x, lower, upper)
+        assert_bits_equal(ours, expected)
+        assert_bits_equal(ours, lr.leaky_relu(x, (lower + upper) / 2))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_scalar_weight_matches_torch(isa, torch_ref, dtype, n):
+    x = sample(dtype, n)
+    for w in [0.25, 0.0, -1.5]:
+        expected = torch_ref.nn.functional.prelu(torch_ref.from_numpy(x),
+                                                 torch_ref.from_numpy(np.array([w], dtype))).numpy()
+        assert_bits_equal(lr.prelu(x, w), expected)
+
+
+# (N, C, ...) shapes: 2-D puts the channels last; the larger ones straddle
+# the serial threshold.
+PRELU_SHAPES = [(3, 5), (64, 515), (2, 3, 7, 11), (1, 16, 2047), (2, 8, 48, 48)]
+
+
+def prelu_data(dtype, shape):
+    x = sample(dtype, int(np.prod(shape))).reshape(shape)
+    w = np.linspace(-0.5, 2.0, shape[1]).astype(dtype)
+    w[0] = 0.0
+    return x, w
+
+
+@pytest.mark.parametrize("shape", PRELU_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_per_channel_matches_torch(isa, torch_ref, dtype, shape):
+    x, w = prelu_data(dtype, shape)
+    expected = torch_ref.nn.functional.prelu(torch_ref.from_numpy(x),
+                                             torch_ref.from_numpy(w)).numpy()
+    assert_bits_equal(lr.prelu(x, w), expected)
+
+
+@pytest.mark.parametrize("shape", PRELU_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_channels_last_matches_torch(isa, torch_ref, dtype, shape):
+    x, w = prelu_data(dtype, shape)
+    x_last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    expected = torch_ref.nn.functional.prelu(torch_ref.from_numpy(x), torch_ref.from_numpy(w))
+    assert_bits_equal(lr.prelu(x_last, w, axis=-1), np.moveaxis(expected.numpy(), 1, -1))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_edge_values_exactly(isa, dtype):
+    # Spelled out, so that a shared mistake of the references cannot hide.
+    fi = np.finfo(dtype)
+    x = edge_values(dtype)
+    s = fi.smallest_subnormal
+    relu = np.array([0, -0.0, np.inf, 0, np.nan, s, 0, fi.max, 0, fi.tiny, 0, 1, 0], dtype)
+    assert_bits_equal(lr.relu(x), relu)
+    assert_bits_equal(lr.relu(-x)[[0, 1]], np.array([-0.0, 0.0], dtype))
+    leaky = lr.leaky_relu(x, 0.5)
+    assert_bits_equal(leaky, np.array([0, -0.0, np.inf, -np.inf, np.nan, s, -0.0, fi.max,
+                                       -fi.max / 2, fi.tiny, -fi.tiny / 2, 1, -0.5], dtype))
+    # -inf * 0 is NaN, as in PyTorch; -0.0 * 0 stays -0.0.
+    assert_bits_equal(lr.leaky_relu(x, 0.0)[[1, 3, 6]], np.array([-0.0, np.nan, -0.0], dtype))
+    assert lr.leaky_relu(x, -2.0)[8] == np.inf
+    assert_bits_equal(lr.prelu(x, 0.0), lr.leaky_relu(x, 0.0))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_forward_matches_numpy_reference(isa, dtype, n):
+    x = sample(dtype, n)
+    assert_bits_equal(lr.relu(x), ref.relu(x))
+    for alpha in ALPHAS:
+        assert_bits_equal(lr.leaky_relu(x, alpha), ref.leaky_relu(x, alpha))
+    assert_bits_equal(lr.rrelu(x, 0.1, 0.4), ref.rrelu_eval(x, 0.1, 0.4))
+    assert_bits_equal(lr.prelu(x, 0.3), ref.prelu(x, 0.3))
+
+
+@pytest.mark.parametrize("shape", PRELU_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_matches_numpy_reference(isa, dtype, shape):
+    x, w = prelu_data(dtype, shape)
+    assert_bits_equal(lr.prelu(x, w), ref.prelu(x, w))
+    x_last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    assert_bits_equal(lr.prelu(x_last, w, axis=-1), ref.prelu(x_last, w, axis=-1))
+
+
+# ---------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_relu_grad_matches_torch(isa, torch_ref, dtype, n):
+    x = sample(dtype, n)
+    g = normal_like(x)
+    expected = torch_ref.ops.aten.threshold_backward(torch_ref.from_numpy(g),
+                                                     torch_ref.from_numpy(x), 0).numpy()
+    assert_grad_matches_torch(lr.relu_grad(g, x), expected, x)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_leaky_relu_grad_matches_torch(isa, torch_ref, dtype, n):
+    x = sample(dtype, n)
+    g = normal_like(x)
+    for alpha in ALPHAS:
+        expected = torch_ref.ops.aten.leaky_relu_backward(
+            torch_ref.from_numpy(g), torch_ref.from_numpy(x), alpha, False).numpy()
+        assert_grad_matches_torch(lr.leaky_relu_grad(g, x, alpha), expected, x)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rrelu_eval_grad_matches_torch(isa, torch_ref, dtype, n):
+    x = sample(dtype, n)
+    g = normal_like(x)
+    lower, upper = 0.1, 0.35
+    expected = torch_ref.ops.aten.leaky_relu_backward(
+        torch_ref.from_numpy(g), torch_ref.from_numpy(x), (lower + upper) / 2, False).numpy()
+    assert_grad_matches_torch(lr.rrelu_grad(g, x, lower, upper), expected, x)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_grad_at_zero_and_nan(isa, dtype):
+    x = np.array([0.0, -0.0, np.nan, -np.nan], dtype)
+    g = np.full_like(x, 2.0)
+    assert_bits_equal(lr.relu_grad(g, x), np.array([0, 0, np.nan, np.nan], dtype))
+    assert_bits_equal(lr.leaky_relu_grad(g, x, 0.25), np.array([0.5, 0.5, np.nan, np.nan], dtype))
+    assert_bits_equal(lr.rrelu_grad(g, x, 0.25, 0.75), np.array([1, 1, np.nan, np.nan], dtype))
+    gx, gw = lr.prelu_grad(g, x, np.array([0.25], dtype))
+    assert_bits_equal(gx, np.array([0.5, 0.5, np.nan, np.nan], dtype))
+    assert np.isnan(gw).all()
+    slopes = lr.rrelu_grad(g, x, training=True, seed=3)
+    assert (slopes[:2] >= 2 / 8).all() and (slopes[:2] <= 2 / 3).all()
+    assert np.isnan(slopes[2:]).all()
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_grads_match_numpy_reference(isa, dtype, n):
+    x = sample(dtype, n)
+    g = normal_like(x)
+    assert_bits_equal(lr.relu_grad(g, x), ref.relu_grad(g, x))
+    for alpha in ALPHAS:
+        assert_bits_equal(lr.leaky_relu_grad(g, x, alpha), ref.leaky_relu_grad(g, x, alpha))
+    assert_bits_equal(lr.rrelu_grad(g, x, 0.1, 0.4), ref.leaky_relu_grad(g, x, 0.25))
+
+
+def torch_prelu_grad(torch, g, x, w, channels_last):
+    """PyTorch's autograd gradients of prelu (channels moved to axis 1 for it)."""
+    if channels_last:
+        x, g = np.moveaxis(x, -1, 1), np.moveaxis(g, -1, 1)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    wt = torch.from_numpy(w.copy()).requires_grad_(True)
+    torch.nn.functional.prelu(xt, wt).backward(torch.from_numpy(g.copy()))
+    gx = xt.grad.numpy()
+    return (np.moveaxis(gx, 1, -1) if channels_last else gx), wt.grad.numpy()
+
+
+def assert_weight_grad_close(ours, exact, scale, rtol):
+    # |error| <= rtol * sum|terms| bounds the rounding of any summation order.
+    assert ours.shape == exact.shape
+    err = np.abs(ours.astype(np.float64) - exact)
+    assert (err <= rtol * scale + np.finfo(ours.dtype).tiny).all(), (ours, exact)
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["channels_first", "channels_last"])
+@pytest.mark.parametrize("shape", PRELU_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_grad_matches_torch(isa, torch_ref, dtype, shape, channels_last):
+    # Edge values in x for grad_x; finite x for grad_weight, whose sums would
+    # otherwise be inf or NaN.
+    x, w = prelu_data(dtype, shape)
+    x_finite = finite_sample(dtype, shape)
+    x_finite.reshape(-1)[::7] = 0.0
+    if channels_last:
+        x, x_finite = np.moveaxis(x, 1, -1).copy(), np.moveaxis(x_finite, 1, -1).copy()
+    axis = -1 if channels_last else 1
+    g = normal_like(x)
+
+    with np.errstate(all="ignore"):  # the weight gradient's sums overflow here
+        gx, _ = lr.prelu_grad(g, x, w, axis=axis)
+    torch_gx, _ = torch_prelu_grad(torch_ref, g, x, w, channels_last)
+    assert_grad_matches_torch(gx, torch_gx, x)
+
+    gx, gw = lr.prelu_grad(g, x_finite, w, axis=axis)
+    torch_gx, torch_gw = torch_prelu_grad(torch_ref, g, x_finite, w, channels_last)
+    ref_gx, exact, scale = ref.prelu_grad(g, x_finite, w, axis=axis)
+    assert_bits_equal(gx, torch_gx)
+    assert_bits_equal(gx, ref_gx)
+    assert gw.dtype == dtype and gw.shape == w.shape
+    # torch sums in the input's precision; ours sums in float64.
+    assert_weight_grad_close(torch_gw, exact, scale, 1e-5 if dtype == np.float32 else 1e-12)
+    assert_weight_grad_close(gw, exact, scale, np.finfo(dtype).eps if dtype == np.float32
+                             else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_scalar_weight_grad(isa, torch_ref, dtype):
+    x = finite_sample(dtype, (4, 9000))
+    g = normal_like(x)
+    w = np.array([0.2], dtype)
+    gx, gw = lr.prelu_grad(g, x, w)
+    torch_gx, torch_gw = torch_prelu_grad(torch_ref, g, x, w, False)
+    ref_gx, exact, scale = ref.prelu_grad(g, x, w)
+    assert_bits_equal(gx, torch_gx)
+    assert_bits_equal(gx, ref_gx)
+    assert gw.shape == (1,)
+    assert_weight_grad_close(gw, exact, scale, 1e-6 if dtype == np.float32 else 1e-12)
+
+
+# Every gradient, as f(g, x) -> dx, with its forward f(x), on float64 data.
+NUMERICAL = {
+    "relu": (lr.relu, lr.relu_grad),
+    "leaky_relu": (lambda x: lr.leaky_relu(x, 0.07),
+                   lambda g, x: lr.leaky_relu_grad(g, x, 0.07)),
+    "leaky_relu_negative": (lambda x: lr.leaky_relu(x, -0.6),
+                            lambda g, x: lr.leaky_relu_grad(g, x, -0.6)),
+    "rrelu_eval": (lambda x: lr.rrelu(x, 0.1, 0.5), lambda g, x: lr.rrelu_grad(g, x, 0.1, 0.5)),
+    "rrelu_training": (lambda x: lr.rrelu(x, 0.1, 0.5, training=True, seed=11),
+                       lambda g, x: lr.rrelu_grad(g, x, 0.1, 0.5, training=True, seed=11)),
+    "prelu_scalar": (lambda x: lr.prelu(x, 0.3), lambda g, x: lr.prelu_grad(g, x, 0.3)[0]),
+    "prelu_channels": (lambda x: lr.prelu(x, np.linspace(-1, 1, 6)),
+                       lambda g, x: lr.prelu_grad(g, x, np.linspace(-1, 1, 6))[0]),
+}
+
+
+@pytest.mark.parametrize("name", NUMERICAL)
+def test_grad_matches_central_differences(name):
+    forward, grad = NUMERICAL[name]
+    x = finite_sample(np.float64, (5, 6, 7))
+    g = normal_like(x)
+    h = 1e-6
+    numerical = g * (forward(x + h) - forward(x - h)) / (2 * h)
+    np.testing.assert_allclose(grad(g, x), numerical, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_prelu_weight_grad_matches_central_differences(axis):
+    x = finite_sample(np.float64, (5, 6, 7))
+    g = normal_like(x)
+    w = np.linspace(-0.4, 1.3, x.shape[axis])
+    _, gw = lr.prelu_grad(g, x, w, axis=axis)
+    h = 1e-6
+    for c in range(w.size):
+        step = np.zeros_like(w)
+        step[c] = h
+        numerical = (np.sum(g * lr.prelu(x, w + step, axis=axis))
+                     - np.sum(g * lr.prelu(x, w - step, axis=axis))) / (2 * h)
+        np.testing.assert_allclose(gw[c], numerical, rtol=1e-7, atol=1e-9)
+    # a single weight gets the sum over every element
+    _, gw = lr.prelu_grad(g, x, 0.3)
+    numerical = (np.sum(g * lr.prelu(x, 0.3 + h)) - np.sum(g * lr.prelu(x, 0.3 - h))) / (2 * h)
+    np.testing.assert_allclose(gw, numerical, rtol=1e-7, atol=1e-9)
+
+
+# ---------------------------------------------------------------- from_output
+
+# name: (forward, gradient taking from_output=), all with a non-negative slope.
+FROM_OUTPUT = {
+    "relu": (lr.relu, lambda g, x, **kw: lr.relu_grad(g, x, **kw)),
+    "leaky_relu": (lambda x, **kw: lr.leaky_relu(x, 0.01, **kw),
+                   lambda g, x, **kw: lr.leaky_relu_grad(g, x, 0.01, **kw)),
+    "leaky_relu_one": (lambda x, **kw: lr.leaky_relu(x, 1.0, **kw),
+                       lambda g, x, **kw: lr.leaky_relu_grad(g, x, 1.0, **kw)),
+    "leaky_relu_steep": (lambda x, **kw: lr.leaky_relu(x, 3.0, **kw),
+                         lambda g, x, **kw: lr.leaky_relu_grad(g, x, 3.0, **kw)),
+    "rrelu_eval": (lambda x, **kw: lr.rrelu(x, 0.1, 0.3, **kw),
+                   lambda g, x, **kw: lr.rrelu_grad(g, x, 0.1, 0.3, **kw)),
+    "rrelu_training": (lambda x, **kw: lr.rrelu(x, training=True, seed=5, **kw),
+                       lambda g, x, **kw: lr.rrelu_grad(g, x, training=True, seed=5, **kw)),
+}
+# A zero slope maps -inf to NaN, which hides the branch: finite data only.
+FROM_OUTPUT_FINITE = {
+    "leaky_relu_zero": (lambda x, **kw: lr.leaky_relu(x, 0.0, **kw),
+                        lambda g, x, **kw: lr.leaky_relu_grad(g, x, 0.0, **kw)),
+    "rrelu_training_from_zero": (
+        lambda x, **kw: lr.rrelu(x, 0.0, 0.5, training=True, seed=6, **kw),
+        lambda g, x, **kw: lr.rrelu_grad(g, x, 0.0, 0.5, training=True, seed=6, **kw)),
+}
+
+
+def check_from_output(forward, grad, x):
+    g = normal_like(x)
+    from_input = grad(g, x)
+    assert_bits_equal(grad(g, forward(x), from_output=True), from_input)
+    inplace = x.copy()
+    y = forward(inplace, out=inplace)
+    assert y is inplace
+    assert_bits_equal(grad(g, inplace, from_output=True), from_input)
+
+
+@pytest.mark.parametrize("n", [33, 32769])
+@pytest.mark.parametrize("name", FROM_OUTPUT)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_grad_from_output(isa, dtype, name, n):
+    check_from_output(*FROM_OUTPUT[name], sample(dtype, n))
+
+
+@pytest.mark.parametrize("name", FROM_OUTPUT_FINITE)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_grad_from_output_zero_slope(isa, dtype, name):
+    x = sample(dtype, 4000)
+    x[~np.isfinite(x)] = -3.0
+    check_from_output(*FROM_OUTPUT_FINITE[name], x)
+
+
+def test_from_output_refuses_negative_slope():
+    x = np.linspace(-1, 1, 9)
+    g = np.ones_like(x)
+    with pytest.raises(ValueError):
+        lr.leaky_relu_grad(g, x, -0.1, from_output=True)
+    with pytest.raises(ValueError):
+        lr.rrelu_grad(g, x, -0.1, 0.3, from_output=True)
+    with pytest.raises(ValueError):
+        lr.rrelu_grad(g, x, -0.1, 0.3, training=True, seed=1, from_output=True)
+    # a negative slope is fine when the input is given
+    assert_bits_equal(lr.leaky_relu_grad(g, x, -0.1), ref.leaky_relu_grad(g, x, -0.1))
+
+
+# ---------------------------------------------------------------- prelu API
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_weight_forms(dtype):
+    x = sample(dtype, 2 * 3 * 50).reshape(2, 3, 50)
+    g = normal_like(x)
+    expected = lr.leaky_relu(x, 0.25)
+    expected_gx = lr.leaky_relu_grad(g, x, 0.25)
+    for weight in [0.25, np.array(0.25, dtype), np.array([0.25], dtype), np.full(3, 0.25, dtype)]:
+        assert_bits_equal(lr.prelu(x, weight), expected)
+        with np.errstate(all="ignore"):  # edge values make the weight sums inf or NaN
+            gx, gw = lr.prelu_grad(g, x, weight)
+        assert_bits_equal(gx, expected_gx)
+        assert gw.shape == np.shape(weight) and gw.dtype == dtype
+
+
+def test_prelu_negative_axis():
+    x = sample(np.float64, 2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+    g = normal_like(x)
+    for axis in range(4):
+        w = np.linspace(0.1, 0.9, x.shape[axis])
+        assert_bits_equal(lr.prelu(x, w, axis=axis - 4), lr.prelu(x, w, axis=axis))
+        assert_bits_equal(lr.prelu(x, w, axis=axis - 4), ref.prelu(x, w, axis=axis))
+        with np.errstate(all="ignore"):  # edge values make the weight sums inf or NaN
+            gx, gw = lr.prelu_grad(g, x, w, axis=axis - 4)
+            gx2, gw2 = lr.prelu_grad(g, x, w, axis=axis)
+        assert_bits_equal(gx, gx2)
+        assert_bits_equal(gw, gw2)
+
+
+def test_prelu_refuses_bad_weight_and_axis():
+    x = np.linspace(-1, 1, 24).reshape(2, 3, 4)
+    g = np.ones_like(x)
+    w = np.full(3, 0.2)
+    for bad_axis in (3, -4):
+        with pytest.raises(np.exceptions.AxisError):
+            lr.prelu(x, np.full(3, 0.2), axis=bad_axis)
+        with pytest.raises(np.exceptions.AxisError):
+            lr.prelu_grad(g, x, np.full(3, 0.2), axis=bad_axis)
+    with pytest.raises(ValueError):
+        lr.prelu(x, np.full(4, 0.2), axis=1)
+    with pytest.raises(ValueError):
+        lr.prelu_grad(g, x, np.full(2, 0.2), axis=1)
+    with pytest.raises(TypeError):
+        lr.prelu(x, w.astype(np.float32))
+    with pytest.raises(TypeError):
+        lr.prelu(x.astype(np.float32), w)
+    with pytest.raises(TypeError):
+        lr.prelu_grad(g, x, w.astype(np.float32))
+
+
+def test_prelu_one_dimensional_input():
+    x = sample(np.float32, 100)
+    assert_bits_equal(lr.prelu(x, 0.3), ref.leaky_relu(x, 0.3))
+    assert_bits_equal(lr.prelu(x, np.array([0.3], np.float32)), ref.leaky_relu(x, 0.3))
+    w = np.linspace(0, 1, 100).astype(np.float32)
+    assert_bits_equal(lr.prelu(x, w, axis=0), ref.prelu(x, w, axis=0))
+    gx, gw = lr.prelu_grad(np.ones_like(x), x, 0.3)
+    assert gw.shape == ()
+
+
+# channels first with a long inner run, and channels last.
+PRELU_LARGE = [((3, 4, 25000), 1), ((10000, 30), -1)]
+
+
+@pytest.mark.parametrize("shape,axis", PRELU_LARGE, ids=["channels_first", "channels_last"])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
+    x = finite_sample(dtype, shape)
+    g = normal_like(x)
+    w = np.linspace(0.05, 0.5, shape[axis]).astype(dtype)
+    gx, gw = lr.prelu_grad(g, x, w, axis=axis, num_threads=1)
+    for threads in (2, 3, None):
+        gx2, gw2 = lr.prelu_grad(g, x, w, axis=axis, num_threads=threads)
+        assert_bits_equal(gx2, gx)
+        assert_bits_equal(gw2, gw)
+    _, exact, scale = ref.prelu_grad(g, x, w, axis=axis)
+    assert_weight_grad_close(gw, exact, scale, np.finfo(dtype).eps if dtype == np.float32
+                             else 1e-12)
+
+
+# ---------------------------------------------------------------- rrelu training
+
+
+def test_rrelu_training_needs_a_valid_seed():
+    x = np.linspace(-1, 1, 9)
+    g = np.ones_like(x)
+    with pytest.raises(ValueError):
+        lr.rrelu(x, training=True)
+    with pytest.raises(ValueError):
+        lr.rrelu_grad(g, x, training=True)
+    for seed in (True, 1.0, 2.5, "1"):
+        with pytest.raises(TypeError):
+            lr.rrelu(x, training=True, seed=seed)
+        with pytest.raises(TypeError):
+            lr.rrelu_grad(g, x, training=True, seed=seed)
+    for seed in (-1, 2**64):
+        with pytest.raises(ValueError):
+            lr.rrelu(x, training=True, seed=seed)
+        with pytest.raises(ValueError):
+            lr.rrelu_grad(g, x, training=True, seed=seed)
+    for seed in (0, 2**64 - 1, np.uint64(2**63), np.int8(3)):
+        lr.rrelu(x, training=True, seed=seed)
+
+
+def test_rrelu_refuses_bad_bounds():
+    x = np.linspace(-1, 1, 9)
+    g = np.ones_like(x)
+    for lower, upper in [(0.4, 0.3), (np.nan, 0.3), (0.1, np.inf), (-np.inf, 0.3), (0.1, np.nan)]:
+        for training in (False, True):
+            with pytest.raises(ValueError):
+                lr.rrelu(x, lower, upper, training=training, seed=1)
+            with pytest.raises(ValueError):
+                lr.rrelu_grad(g, x, lower, upper, training=training, seed=1)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rrelu_training_reproducible(dtype):
+    x = sample(dtype, LARGE)
+    y = lr.rrelu(x, training=True, seed=2024, num_threads=1)
+    for threads in (2, None):
+        assert_bits_equal(lr.rrelu(x, training=True, seed=2024, num_threads=threads), y)
+    buf = np.empty_like(x)
+    assert lr.rrelu(x, training=True, seed=2024, out=buf) is buf
+    assert_bits_equal(buf, y)
+    inplace = x.copy()
+    assert lr.rrelu(inplace, training=True, seed=2024, out=inplace) is inplace
+    assert_bits_equal(inplace, y)
+    # elements are numbered in C order whatever the memory layout
+    x2 = x[:100_000].reshape(200, 500)
+    assert_bits_equal(lr.rrelu(np.asfortranarray(x2), training=True, seed=2024),
+                      y[:100_000].reshape(200, 500))
+    g = normal_like(x)
+    dx = lr.rrelu_grad(g, x, training=True, seed=2024, num_threads=1)
+    for threads in (2, None):
+        assert_bits_equal(lr.rrelu_grad(g, x, training=True, seed=2024, num_threads=threads), dx)
+
+
+def test_rrelu_training_seeds_differ():
+    x = -np.ones(1000)
+    g = np.ones_like(x)
+    seeds = [0, 1, 2, 2**32, 2**32 + 1, 2**63, 2**64 - 1]
+    slopes = [lr.rrelu_grad(g, x, training=True, seed=s) for s in seeds]
+    for i in range(len(seeds)):
+        for j in range(i):
+            # nearly every element differs, not just a few
+            assert np.mean(slopes[i] == slopes[j]) < 0.01, (seeds[i], seeds[j])
+
+
+@pytest.mark.parametrize("bounds", [(1 / 8, 1 / 3), (0.1, 0.3), (-0.5, 2.0), (0.25, 0.25)],
+                         ids=str)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rrelu_grad_regenerates_the_slopes(isa, dtype, bounds):
+    lower, upper = bounds
+    x = sample(dtype, 40_000)
+    y = lr.rrelu(x, lower, upper, training=True, seed=77)
+    slope = lr.rrelu_grad(np.ones_like(x), x, lower, upper, training=True, seed=77)
+    positive = x > 0
+    assert (slope[positive] == 1).all()
+    neg = ~positive & ~np.isnan(x)
+    assert (slope[neg] >= dtype(lower)).all() and (slope[neg] <= dtype(upper)).all()
+    # y is x times the very slope the gradient returns, edge values included
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        assert_bits_equal(y, np.where(positive, x, x * slope))
+    g = normal_like(x)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        expected = np.where(np.isnan(x), x, g * slope)
+    assert_bits_equal(lr.rrelu_grad(g, x, lower, upper, training=True, seed=77), expected)
+
+
+def test_rrelu_float32_slopes_never_exceed_upper():
+    # Rounding lower + width * u in float32 must not step past upper: these
+    # bounds and 4 * 10**7 draws hit the largest possible u several times.
+    x = -np.ones(10**6, np.float32)
+    g = np.ones_like(x)
+    for lower, upper in [(-1.06, -0.97), (0.3, 0.42), (0.54, 0.84)]:
+        for seed in range(40):
+            slope = lr.rrelu_grad(g, x, lower, upper, training=True, seed=seed)
+            assert slope.max() <= np.float32(upper), (lower, upper, seed, slope.max())
+            assert slope.min() >= np.float32(lower), (lower, upper, seed, slope.min())
+
+
+def test_rrelu_training_same_for_every_kernel_build():
+    # A seed must give the same slopes on every CPU, so that training is
+    # reproducible from one machine to another.
+    builds = _dispatch.supported_instruction_sets()
+    previous = _dispatch.use(builds[0])
+    try:
+        for dtype in FLOATS:
+            x = -np.ones(20_000, dtype)
+            g = np.ones_like(x)
+            slopes = {}
+            for isa in builds:
+                _dispatch.use(isa)
+                slopes[isa] = lr.rrelu_grad(g, x, 0.1, 0.3, training=True, seed=9)
+            for isa in builds:
+                assert_bits_equal(slopes[isa], slopes[builds[0]])
+    finally:
+        _dispatch.use(previous)
+
+
+def chi_square_p_ok(counts):
+    """Whether equal-probability bin counts pass a chi-square test at p = 0.001."""
+    if stats is not None:
+        return stats.chisquare(counts).pvalue > 1e-3
+    expected = counts.sum() / counts.size
+    statistic = np.sum((counts - expected) ** 2 / expected)
+    assert counts.size == 20
+    return statistic < 43.82  # chi-square critical value, 19 degrees of freedom, p = 0.001
+
+
+@pytest.mark.parametrize("bounds", [(1 / 8, 1 / 3), (-0.5, 2.0)], ids=str)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rrelu_slopes_are_uniform(dtype, bounds):
+    lower, upper = bounds
+    n = 10**6
+    x = -np.ones(n, dtype)
+    s = lr.rrelu_grad(np.ones_like(x), x, lower, upper, training=True, seed=123456789)
+    s = s.astype(np.float64)
+    lo, hi = float(dtype(lower)), float(dtype(upper))
+    assert s.min() >= lo and s.max() <= hi
+    # both ends of the range are reached
+    assert s.min() < lower + 1e-4 * (upper - lower) and s.max() > upper - 1e-4 * (upper - lower)
+    sd = (upper - lower) / np.sqrt(12)
+    assert abs(s.mean() - (lower + upper) / 2) < 4 * sd / np.sqrt(n)
+    assert s.var() == pytest.approx(sd**2, rel=0.01)
+    counts, _ = np.histogram(s, bins=20, range=(lo, hi))
+    assert counts.sum() == n
+    assert chi_square_p_ok(counts)
+    # neighbours, and the same element under neighbouring seeds, are uncorrelated
+    assert abs(np.corrcoef(s[:-1], s[1:])[0, 1]) < 0.01
+    other = lr.rrelu_grad(np.ones_like(x), x, lower, upper, training=True, seed=123456790)
+    assert abs(np.corrcoef(s, other)[0, 1]) < 0.01
+
+
+# ---------------------------------------------------------------- thread counts
+
+
+# Every function as f(x, g, num_threads) on a flat array of LARGE elements.
+THREADED = {
+    "relu": lambda x, g, t: lr.relu(x, num_threads=t),
+    "relu_grad": lambda x, g, t: lr.relu_grad(g, x, num_threads=t),
+    "leaky_relu": lambda x, g, t: lr.leaky_relu(x, 0.1, num_threads=t),
+    "leaky_relu_grad": lambda x, g, t: lr.leaky_relu_grad(g, x, 0.1, num_threads=t),
+    "prelu_scalar": lambda x, g, t: lr.prelu(x, 0.2, num_threads=t),
+    "prelu_channels_first": lambda x, g, t: lr.prelu(
+        x.reshape(7, 13, -1), np.linspace(0, 1, 13).astype(x.dtype), num_threads=t),
+    "prelu_channels_last": lambda x, g, t: lr.prelu(
+        x.reshape(-1, 7), np.linspace(0, 1, 7).astype(x.dtype), axis=-1, num_threads=t),
+    "prelu_grad": lambda x, g, t: lr.prelu_grad(
+        g.reshape(7, 13, -1), x.reshape(7, 13, -1), np.linspace(0, 1, 13).astype(x.dtype),
+        num_threads=t)[0],
+    "rrelu_eval": lambda x, g, t: lr.rrelu(x, num_threads=t),
+    "rrelu_eval_grad": lambda x, g, t: lr.rrelu_grad(g, x, num_threads=t),
+    "rrelu_training": lambda x, g, t: lr.rrelu(x, training=True, seed=8, num_threads=t),
+    "rrelu_training_grad": lambda x, g, t: lr.rrelu_grad(g, x, training=True, seed=8,
+                                                         num_threads=t),
+}
+
+
+@pytest.mark.parametrize("name", THREADED)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_same_result_for_every_thread_count(dtype, name):
+    function = THREADED[name]
+    x = sample(dtype, LARGE)
+    assert x.size > 3 * _dispatch.kernels.SERIAL_THRESHOLD
+    g = normal_like(x)
+    with np.errstate(all="ignore"):  # prelu's weight sums overflow on the edge values
+        serial = function(x, g, 1)
+        for threads in (2, None):
+            assert_bits_equal(function(x, g, threads), serial)
