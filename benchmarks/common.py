@@ -4,6 +4,8 @@ Every kernel is called through :data:`KERNELS`, so each benchmark family
 (time, peakmem, track) measures exactly the same calls. The benchmark
 classes get one method per kernel from :func:`per_kernel`.
 """
+import inspect
+import textwrap
 import time
 
 import numpy as np
@@ -116,17 +118,24 @@ FORWARD = [name for name, call in KERNELS.items() if not getattr(call, "grad", F
 GRADIENTS = [name for name, call in KERNELS.items() if getattr(call, "grad", False)]
 
 
-def per_kernel(prefix, names):
+def per_kernel(prefix, names, note=""):
     """Class decorator: add a method ``<prefix><name>`` calling ``self.run(name)`` per kernel.
 
     asv names benchmarks after methods, so each kernel gets its own graph
-    (``Forward.time_relu``, ``Ratio.track_elu_grad``, ...).
+    (``Forward.time_relu``, ``Ratio.track_elu_grad``, ...). Each method's
+    ``pretty_source`` is the kernel's entry in :data:`KERNELS`: the code the
+    dashboard shows, and what asv hashes to tell when a benchmark changed.
     """
     def decorate(cls):
         for name in names:
             def method(self, *params, _name=name):
                 return self.run(_name)
             method.__name__ = method.__qualname__ = prefix + name
+            call = textwrap.dedent(inspect.getsource(KERNELS[name]))
+            method.pretty_source = (
+                f"def {prefix}{name}(self, *params):\n"
+                f"    # {cls.__name__}.run({name!r}) calls, from benchmarks/common.py:\n"
+                f"{textwrap.indent(call, '    ')}{note}")
             setattr(cls, prefix + name, method)
         return cls
     return decorate

@@ -163,3 +163,60 @@ def ulp_distance(a, b):
                          np.abs(ia).astype(np.uint64) + np.abs(ib).astype(np.uint64))
     na, nb = np.isnan(a), np.isnan(b)
     return np.where(na & nb, np.uint64(0), np.where(na | nb, NAN_MISMATCH, d))
+
+
+# rrelu in training, rewritten from the description of its noise: each
+# element's slope comes from a counter-based hash of (seed keys, element
+# index in C order); 24 bits of the hash make a uniform u in [0, 1) and the
+# slope is lower + (upper - lower) * u in the working dtype, never above upper.
+def _mix32(h):
+    """A 32-bit finaliser (xor-shift, multiply), elementwise on uint32 arrays."""
+    h = np.asarray(h, dtype=np.uint32)
+    with np.errstate(over="ignore"):    # multiplication modulo 2**32 is the point
+        h = h ^ (h >> np.uint32(16))
+        h = h * np.uint32(0x7feb352d)
+        h = h ^ (h >> np.uint32(15))
+        h = h * np.uint32(0x846ca68b)
+        return h ^ (h >> np.uint32(16))
+
+
+def rrelu_keys(seed):
+    """The two 32-bit keys of a seed in [0, 2**64)."""
+    low, high = np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32)
+    key0 = _mix32(low ^ np.uint32(0x9e3779b9))
+    key1 = _mix32(high ^ key0 ^ np.uint32(0x85ebca6b))
+    return int(key0), int(key1)
+
+
+def rrelu_slopes(index, key0, key1, lower, upper, dtype):
+    """The training slope of each element index (an array of ints < 2**64)."""
+    index = np.asarray(index, dtype=np.uint64)
+    low = (index & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    high = (index >> np.uint64(32)).astype(np.uint32)
+    with np.errstate(over="ignore"):
+        h = _mix32(_mix32(low ^ np.uint32(key0)) ^ (high + np.uint32(key1)))
+    t = np.dtype(dtype).type
+    u = (h >> np.uint32(8)).astype(dtype) * t(2.0**-24)
+    lo, hi = t(lower), t(upper)
+    slope = lo + (hi - lo) * u
+    return np.where(slope < hi, slope, hi)
+
+
+def rrelu_train(x, lower, upper, seed, offset=0):
+    """rrelu(x, lower, upper, training=True, seed=seed) for float32/float64 x."""
+    slopes = rrelu_slopes(offset + np.arange(x.size, dtype=np.uint64), *rrelu_keys(seed),
+                          lower, upper, x.dtype).reshape(x.shape)
+    return leaky_relu_slopes(x, slopes)
+
+
+def leaky_relu_slopes(x, slopes):
+    """leaky_relu with a slope per element."""
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        return np.where(x > 0, x, x * slopes)
+
+
+def rrelu_train_grad(g, x, lower, upper, seed, offset=0):
+    slopes = rrelu_slopes(offset + np.arange(x.size, dtype=np.uint64), *rrelu_keys(seed),
+                          lower, upper, x.dtype).reshape(x.shape)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        return np.where(np.isnan(x), x, np.where(x > 0, g, g * slopes))

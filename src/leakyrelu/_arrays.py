@@ -70,8 +70,11 @@ def check_real(value, name, *, finite=True):
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
-    value = float(value)
-    if finite and not np.isfinite(value):
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's range
+        value = math.inf if value > 0 else -math.inf
+    if finite and not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
 
@@ -135,7 +138,8 @@ def stage(arrays, out, c_order=False):
 def write_back(target, out):
     """Copy a staged result into ``out`` (rounding to float16 if need be)."""
     if target is not out:
-        np.copyto(out, target, casting="same_kind")
+        with np.errstate(over="ignore"):  # rounding to float16 may overflow to inf, silently
+            np.copyto(out, target, casting="same_kind")
     return out
 
 

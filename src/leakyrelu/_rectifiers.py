@@ -337,7 +337,8 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
         staged_g.reshape(layout), staged_x.reshape(layout), target.reshape(layout), weight,
         partial, threads)
     write_back(target, result)
-    grad_weight = partial.sum(axis=0).astype(x.dtype).reshape(weight_shape)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN sums, like the kernels
+        grad_weight = partial.sum(axis=0).astype(x.dtype).reshape(weight_shape)
     return (out if out is not None else result.T if transposed else result), grad_weight
 
 

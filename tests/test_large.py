@@ -1,0 +1,160 @@
+"""64-bit element indexing: arrays past 2**31 elements, rrelu indices past 2**32.
+
+The kernels run without bounds checks, so a 32-bit index anywhere would
+write outside the array or skip part of it. The tests on arrays of more than
+2**31 float32 elements (8.6 GB) are marked slow and deselected by default:
+
+    python -m pytest -m slow tests/test_large.py
+
+They skip when less than 12 GB of memory is available. rrelu's noise is keyed
+on a 64-bit element index; an array of 2**32 elements would need 17 GB, so
+the index past 2**32 is reached through the kernels' ``offset`` argument
+instead, on small arrays, in the default run.
+"""
+import numpy as np
+import pytest
+
+import leakyrelu as lr
+from leakyrelu import _dispatch
+
+import reference as R
+
+N = 2**31 + 17          # one past the int32 range, and not a multiple of any vector width
+CHUNK = 2**26           # elements checked at a time, to keep the check's temporaries small
+
+
+def available_bytes():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@pytest.fixture(scope="module")
+def huge():
+    """A float32 array of N elements, -1.0 except for marked values near 0, 2**31 and the end."""
+    if available_bytes() < 12 * 2**30:
+        pytest.skip("needs 12 GB of available memory")
+    x = np.full(N, -1.0, np.float32)
+    yield x
+    del x
+
+
+def marks():
+    """Indices and values of the elements that are not -1.0: distinct, both signs."""
+    idx = np.concatenate([np.arange(0, 40), np.arange(2**31 - 40, 2**31 + 17),
+                          np.arange(N - 40, N)])
+    idx = np.unique(idx)
+    values = (np.arange(idx.size) % 7 + 2).astype(np.float32)
+    values[::2] *= -1
+    return idx, values
+
+
+def check_everywhere(x, background, idx, expected):
+    """x[idx] == expected, and every other element equals background, bit for bit."""
+    got = x[idx]
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32)), (
+        idx[got != expected][:10], got[got != expected][:10], expected[got != expected][:10])
+    saved = x[idx].copy()
+    x[idx] = background
+    try:
+        want = np.float32(background).view(np.uint32)
+        for start in range(0, x.size, CHUNK):
+            chunk = x[start:start + CHUNK].view(np.uint32)
+            bad = np.flatnonzero(chunk != want)
+            assert bad.size == 0, f"{bad.size} wrong elements from index {start + bad[0]}"
+    finally:
+        x[idx] = saved
+
+
+@pytest.mark.slow
+def test_in_place_past_2_to_the_31(huge):
+    x = huge
+    idx, values = marks()
+    x[idx] = values
+    # Each pass must touch every element exactly once: a skipped element
+    # keeps its old value, one processed twice is scaled twice.
+    # The fast entry point, serial and parallel:
+    assert lr.leaky_relu(x, 0.5, out=x, num_threads=1) is x
+    assert lr.leaky_relu(x, 0.5, out=x, num_threads=2) is x
+    expected = np.where(values > 0, values, values * np.float32(0.25))
+    check_everywhere(x, np.float32(-0.25), idx, expected)
+    # The memoryview entry point (a NumPy float alpha takes the general path).
+    assert lr.leaky_relu(x, np.float64(0.5), out=x) is x
+    expected = np.where(values > 0, values, values * np.float32(0.125))
+    check_everywhere(x, np.float32(-0.125), idx, expected)
+    assert lr.relu(x, out=x) is x
+    check_everywhere(x, np.float32(0.0), idx, np.where(values > 0, values, np.float32(0)))
+
+
+@pytest.mark.slow
+def test_rrelu_in_place_past_2_to_the_31(huge):
+    # The same check for a kernel that also hashes the element index.
+    x = huge
+    x[:] = -1.0
+    idx = np.array([0, 1, 2**31 - 1, 2**31, 2**31 + 1, N - 1])
+    assert lr.rrelu(x, 0.25, 0.75, training=True, seed=11, out=x) is x
+    expected = -R.rrelu_slopes(idx, *R.rrelu_keys(11), 0.25, 0.75, np.float32)
+    assert np.array_equal(x[idx], expected), (x[idx], expected)
+    rng = np.random.default_rng(5)
+    sample = np.sort(rng.integers(0, N, 10**6))
+    assert np.array_equal(x[sample], -R.rrelu_slopes(sample, *R.rrelu_keys(11), 0.25, 0.75,
+                                                      np.float32))
+
+
+# ------------------------------------------------- rrelu: element indices past 2**32
+
+OFFSETS = [0, 2**31 - 5000, 2**32 - 5000, 2**32 + 3, 2**33 - 70000, 2**64 - 100000]
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_rrelu_kernel_index_is_64_bit(isa, dtype, offset):
+    # 10**5 elements: parallel, and across the 2**32 boundary for most offsets.
+    rng = np.random.default_rng(offset % 1000)
+    n = 10**5
+    x = (rng.standard_normal(n) * 3).astype(dtype)
+    x[:50] = -np.abs(x[:50])         # slopes on both sides of every boundary
+    g = rng.standard_normal(n).astype(dtype)
+    lower, upper = 0.1, 0.3
+    key0, key1 = R.rrelu_keys(2**40 + 9)
+    slopes = R.rrelu_slopes(offset + np.arange(n, dtype=np.uint64), key0, key1,
+                            lower, upper, dtype)
+    forward = _dispatch.loops["rrelu_train", np.dtype(dtype)]
+    backward = _dispatch.loops["rrelu_train_grad", np.dtype(dtype)]
+    for threads in (1, 2):
+        out = np.empty_like(x)
+        forward(x, out, lower, upper, key0, key1, offset, threads)
+        np.testing.assert_array_equal(out, R.leaky_relu_slopes(x, slopes))
+        grad = np.empty_like(x)
+        backward(g, x, grad, lower, upper, key0, key1, offset, threads)
+        np.testing.assert_array_equal(grad, np.where(x > 0, g, g * slopes))
+
+
+def test_rrelu_index_high_word_changes_the_slopes():
+    # Indices 2**32 apart must not share slopes: the high 32 bits are hashed too.
+    key0, key1 = R.rrelu_keys(3)
+    n = 4096
+    x = -np.ones(n, np.float32)
+    low, high = np.empty_like(x), np.empty_like(x)
+    kernel = _dispatch.loops["rrelu_train", np.dtype(np.float32)]
+    kernel(x, low, 0.0, 1.0, key0, key1, 0, 1)
+    kernel(x, high, 0.0, 1.0, key0, key1, 2**32, 1)
+    assert np.mean(low == high) < 0.01
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**32 - 1, 2**32, 2**63 + 12345, 2**64 - 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_rrelu_matches_the_numpy_hash(isa, dtype, seed):
+    # The public call numbers elements from 0 in C order, whatever the layout.
+    assert R.rrelu_keys(seed) == tuple(_dispatch.kernels.rrelu_keys(seed))
+    rng = np.random.default_rng(seed % 2**32)
+    x = (rng.standard_normal((50, 41)) * 3).astype(dtype)
+    for view in (x, np.asfortranarray(x), x[:, ::-1].copy()[:, ::-1]):
+        y = lr.rrelu(view, 1 / 8, 1 / 3, training=True, seed=seed, num_threads=2)
+        np.testing.assert_array_equal(y, R.rrelu_train(np.ascontiguousarray(view), 1 / 8, 1 / 3,
+                                                       seed))
