@@ -11,6 +11,8 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
     bench = commands.add_parser("bench", help="time every kernel against memory, torch and numpy")
     bench.add_argument("--quick", action="store_true", help="1M elements, 1 thread, fewer repeats")
+    bench.add_argument("--full", action="store_true",
+                       help="add 64M elements (beyond the cache) to the default sizes")
     bench.add_argument("--sizes", type=int, nargs="+", metavar="N", help="array sizes in elements")
     bench.add_argument("--threads", type=int, nargs="+", metavar="T", help="thread counts")
     bench.add_argument("--functions", nargs="+", metavar="NAME",

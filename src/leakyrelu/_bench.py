@@ -24,7 +24,8 @@ import leakyrelu as lr
 from leakyrelu import _dispatch
 
 MODES = ("out", "inplace", "alloc")
-DEFAULT_SIZES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)
+DEFAULT_SIZES = (1 << 16, 1 << 20, 1 << 24)
+FULL_SIZES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)   # 64M elements: well beyond the L3
 QUICK_SIZES = (1 << 20,)
 PRELU_CHANNELS = 16
 
@@ -168,16 +169,20 @@ class Progress:
 
 
 def _best_interleaved(calls, reps, budget):
-    """Best time of each call, taking turns so that drift hits all alike."""
+    """Best time of each call, taking turns so that drift hits all alike.
+
+    At least ``reps`` rounds; more, up to 1000, while the rounds fit in
+    ``budget`` seconds, since the best of many short calls is what is stable.
+    """
     best = [float("inf")] * len(calls)
     start = time.perf_counter()
-    for rep in range(reps):
+    for rep in range(1000):
         for i, (prepare, call) in enumerate(calls):
             prepare()
             t0 = time.perf_counter()
             call()
             best[i] = min(best[i], time.perf_counter() - t0)
-        if rep >= 2 and time.perf_counter() - start > budget:
+        if rep + 1 >= reps and time.perf_counter() - start > budget:
             break
     return best
 
@@ -280,6 +285,36 @@ def _tiny_rows(reps):
     return rows
 
 
+def scaling(rows):
+    """The speed-up from 1 to 2 threads for every row measured at both, 1M elements and up."""
+    by_key = {(r["function"], r["dtype"], r["size"], r["mode"], r["threads"]): r for r in rows}
+    result = []
+    for (name, dtype, size, mode, threads), r in by_key.items():
+        two = by_key.get((name, dtype, size, mode, 2))
+        if threads == 1 and two is not None and size >= 1 << 20:
+            speedup = r["leakyrelu_us"] / two["leakyrelu_us"]
+            result.append({"function": name, "dtype": dtype, "size": size, "mode": mode,
+                           "speedup": speedup, "status": "ok" if speedup >= 1.7 else "behind"})
+    return result
+
+
+def _below_threshold_rows(reps):
+    """Below the serial threshold, asking for 2 threads must cost nothing."""
+    size = _dispatch.kernels.SERIAL_THRESHOLD // 2
+    rows = []
+    for dtype in (np.float32, np.float64):
+        x = np.random.default_rng(1).standard_normal(size).astype(dtype)
+        out = np.empty_like(x)
+        times = _best_interleaved(
+            [(lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=1)),
+             (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=2))], reps * 100, 0.3)
+        ratio = times[1] / times[0]
+        rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name, "size": size,
+                     "one_thread_us": times[0] * 1e6, "two_threads_us": times[1] * 1e6,
+                     "ratio": ratio, "status": "ok" if ratio <= 1.05 else "behind"})
+    return rows
+
+
 def run(functions=FUNCTIONS, sizes=DEFAULT_SIZES, threads=(1, 2), dtypes=("float32", "float64"),
         modes=MODES, reps=7, budget=0.5, progress=True):
     """Measure every combination; return the rows as dicts."""
@@ -320,7 +355,8 @@ def format_table(rows):
 
 
 def main(args):
-    sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    sizes = tuple(args.sizes) if args.sizes else (
+        QUICK_SIZES if args.quick else FULL_SIZES if args.full else DEFAULT_SIZES)
     threads = tuple(args.threads) if args.threads else ((1,) if args.quick else (1, 2))
     functions = tuple(args.functions) if args.functions else FUNCTIONS
     unknown = set(functions) - set(FUNCTIONS)
@@ -328,10 +364,14 @@ def main(args):
         raise SystemExit(f"unknown function(s): {', '.join(sorted(unknown))}; "
                          f"choose from {', '.join(FUNCTIONS)}")
     reps = 3 if args.quick else 7
-    rows = run(functions, sizes, threads, reps=reps, progress=not args.json)
+    rows = run(functions, sizes, threads, reps=reps, budget=0.1 if args.quick else 0.3,
+               progress=not args.json)
     tiny = _tiny_rows(reps)
+    threaded = scaling(rows)
+    serial = _below_threshold_rows(reps)
     if args.json:
-        json.dump({"config": _config(), "rows": rows, "tiny": tiny}, sys.stdout, indent=1)
+        json.dump({"config": _config(), "rows": rows, "tiny": tiny, "scaling": threaded,
+                   "below_threshold": serial}, sys.stdout, indent=1)
         print()
         return
     cfg = _config()
@@ -345,8 +385,19 @@ def main(args):
     for r in tiny:
         print(f"  leaky_relu {r['dtype']:<8} {r['leakyrelu_us']:6.2f}us vs "
               f"{r['np_maximum_us']:6.2f}us  ratio {r['ratio']:.2f}  {r['status']}")
-    behind = sum(r["status"] == "behind" for r in rows + tiny)
-    print(f"\n{len(rows) + len(tiny) - behind} ok, {behind} behind")
+    if threaded:
+        print("\n2 threads against 1, same call (target: >= 1.7x faster from 1M elements):")
+        for r in threaded:
+            print(f"  {r['function']:<17} {r['dtype']:<8} {r['size']:>9} {r['mode']:<8} "
+                  f"{r['speedup']:5.2f}x  {r['status']}")
+    print(f"\nbelow the serial threshold ({_dispatch.kernels.SERIAL_THRESHOLD} elements), "
+          "num_threads=2 against 1 (target: no slowdown):")
+    for r in serial:
+        print(f"  leaky_relu {r['dtype']:<8} {r['size']:>7} {r['two_threads_us']:6.2f}us vs "
+              f"{r['one_thread_us']:6.2f}us  ratio {r['ratio']:.2f}  {r['status']}")
+    everything = rows + tiny + threaded + serial
+    behind = sum(r["status"] == "behind" for r in everything)
+    print(f"\n{len(everything) - behind} ok, {behind} behind")
 
 
 def _config():
