@@ -23,7 +23,7 @@ from setuptools.command.build_ext import build_ext
 
 PACKAGE_DIR = os.path.join("src", "leakyrelu")
 TEMPLATE = os.path.join(PACKAGE_DIR, "_kernels.pyx.tp")
-SERIAL_THRESHOLD = 32768  # elements; see docs/performance.md for the measurement
+SERIAL_THRESHOLD_BYTES = 262144  # measured crossover of 1 and 2 threads: docs/performance.md
 
 # Flags that let GCC/Clang turn the selects of the kernels into vector blends
 # without changing any result: no FP traps and no errno are ever observed.
@@ -64,7 +64,7 @@ def render_kernels():
     sources = {}
     for isa in instruction_sets():
         path = os.path.join(PACKAGE_DIR, f"_kernels_{isa}.pyx")
-        text = Tempita.sub(template, isa=isa, serial_threshold=SERIAL_THRESHOLD)
+        text = Tempita.sub(template, isa=isa, serial_threshold_bytes=SERIAL_THRESHOLD_BYTES)
         text = f"# Rendered by setup.py from _kernels.pyx.tp; edit the template.\n{text}"
         if not os.path.exists(path) or open(path).read() != text:
             with open(path, "w") as f:

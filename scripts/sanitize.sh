@@ -4,7 +4,7 @@
 # the test suite against them. Any out-of-bounds access, use after free or
 # undefined behaviour in the kernels aborts the run with a report.
 #
-# Usage: scripts/sanitize.sh [pytest arguments]   (default: the whole suite)
+# Usage: scripts/sanitize.sh [pytest options]   (e.g. -x, -k NAME; default: the whole suite)
 # Environment: PYTHON (default python3.11 or python3), KEEP=1 keeps the
 # temporary directory, WORK=DIR uses DIR instead of a fresh one.
 #
@@ -36,15 +36,19 @@ VPY="$WORK/venv/bin/python"
     tail -30 "$WORK/pip.log"; echo "sanitize.sh: pip install failed"; exit 1; }
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
-(cd "$WORK/src" && CC="$CC" CFLAGS="$SAN" LDFLAGS="$SAN" \
+# The flags go into CC as well: setup.py's OpenMP probe links its test
+# program with CC alone, and without them would fail and build serial kernels.
+(cd "$WORK/src" && CC="$CC $SAN" CFLAGS="$SAN" LDFLAGS="$SAN" \
     "$VPY" -m pip install --no-build-isolation --no-deps -v . > "$WORK/build.log" 2>&1) || {
     tail -50 "$WORK/build.log"; echo "sanitize.sh: build failed"; exit 1; }
-# Every kernel build must have been compiled and linked with the sanitizers.
-compiled=$(grep -c -- "-fsanitize=address,undefined.*_kernels_.*\.c" "$WORK/build.log" || true)
-echo "sanitize.sh: $compiled compile lines with the sanitizer flags:"
-grep -- "-fsanitize=address,undefined.*_kernels_.*\.c" "$WORK/build.log" \
-    | sed -E 's/ -I[^ ]+//g; s/^ */    /' | cut -c1-300
-if [ "$compiled" -lt 3 ]; then echo "sanitize.sh: sanitizer flags missing from the build"; exit 1; fi
+# Every kernel build must have been compiled with the sanitizers (and with
+# setup.py's own flags after them).
+pattern='-fsanitize=address,undefined.* -c src/leakyrelu/_kernels_[a-z0-9]+\.c'
+compiled=$(grep -c -E -- "$pattern" "$WORK/build.log" || true)
+echo "sanitize.sh: $compiled kernel builds compiled with the sanitizers:"
+grep -E -- "$pattern" "$WORK/build.log" | grep -o -E -- "-c src/leakyrelu/_kernels_.*" \
+    | sed -E 's/ -o [^ ]+//; s/^/    /'
+if [ "$compiled" -lt 1 ]; then echo "sanitize.sh: sanitizer flags missing from the build"; exit 1; fi
 for so in "$WORK"/venv/lib/python*/site-packages/leakyrelu/_kernels_*.so; do
     nm -D "$so" | grep __asan_report > /dev/null || {
         echo "sanitize.sh: $so is not instrumented"; exit 1; }
@@ -58,6 +62,9 @@ export LD_PRELOAD="$ASAN_LIB $UBSAN_LIB"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export PYTHONMALLOC=malloc   # every Python allocation goes through ASan's malloc
-"$VPY" -c "import leakyrelu; leakyrelu.show_config()"
-if [ "$#" -eq 0 ]; then set -- "$WORK/src/tests"; fi
-"$VPY" -m pytest -p no:cacheprovider "$@"
+"$VPY" -c "import leakyrelu._config as c; c.show_config(); assert c.config()['openmp'], 'no OpenMP'"
+# The copy's tests with its pytest settings; arguments add options (-x, -k ...).
+# --capture=sys leaves file descriptor 2 alone, so that a sanitizer report
+# printed just before the process exits is not lost in pytest's capture.
+"$VPY" -m pytest -p no:cacheprovider --capture=sys --rootdir "$WORK/src" \
+    -c "$WORK/src/pyproject.toml" "$WORK/src/tests" "$@"

@@ -13,11 +13,10 @@ instead, on small arrays, in the default run.
 """
 import numpy as np
 import pytest
+import reference as R
 
 import leakyrelu as lr
 from leakyrelu import _dispatch
-
-import reference as R
 
 N = 2**31 + 17          # one past the int32 range, and not a multiple of any vector width
 CHUNK = 2**26           # elements checked at a time, to keep the check's temporaries small

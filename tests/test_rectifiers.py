@@ -21,12 +21,13 @@ except ImportError:  # the chi-square statistic is computed by hand instead
 FLOATS = [np.float32, np.float64]
 BITS = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
-# Sizes around the serial threshold (32768 elements) and not multiples of
-# the vector width, so that vector tails and both loop variants run.
-SIZES = [1, 7, 16, 33, 1000, 32767, 32768, 32769, 65537]
+# Sizes around the serial threshold (256 KiB: 65536 float32 or 32768 float64
+# elements) and not multiples of the vector width, so that vector tails and
+# both loop variants run.
+SIZES = [1, 7, 16, 33, 1000, 32767, 32768, 32769, 65535, 65537]
 ALPHAS = [0.0, 0.01, 0.2, -0.5, 1.0, 1e3]
 # Above the serial threshold, for the thread-count tests: 7 * 13 * 1100.
-LARGE = 100_100
+LARGE = 300_300  # 7 * 13 * 3300: reshapes into prelu layouts
 
 
 def edge_values(dtype):
@@ -690,7 +691,7 @@ THREADED = {
 def test_same_result_for_every_thread_count(dtype, name):
     function = THREADED[name]
     x = sample(dtype, LARGE)
-    assert x.size > 3 * _dispatch.kernels.SERIAL_THRESHOLD
+    assert x.nbytes > 3 * _dispatch.kernels.SERIAL_THRESHOLD_BYTES
     g = normal_like(x)
     with np.errstate(all="ignore"):  # prelu's weight sums overflow on the edge values
         serial = function(x, g, 1)

@@ -106,6 +106,9 @@ def _flat_view(a):
 
 
 def _shares_layout(arrays, out, c_order):
+    # Aligned too: the kernels dereference typed pointers.
+    if not (out.flags.aligned and all(a.flags.aligned for a in arrays)):
+        return False
     if c_order:
         return all(a.flags.c_contiguous for a in arrays) and out.flags.c_contiguous
     strides = out.strides
@@ -129,8 +132,8 @@ def stage(arrays, out, c_order=False):
     """
     arrays = _detach(arrays, out)
     work = working_dtype(out.dtype)
-    staged = [np.ascontiguousarray(a, dtype=work) for a in arrays]
-    if out.dtype == work and out.flags.c_contiguous:
+    staged = [np.require(a, dtype=work, requirements=["C", "A"]) for a in arrays]
+    if out.dtype == work and out.flags.c_contiguous and out.flags.aligned:
         return staged, out
     return staged, np.empty(out.shape, work)
 

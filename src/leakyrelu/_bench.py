@@ -300,9 +300,9 @@ def scaling(rows):
 
 def _below_threshold_rows(reps):
     """Below the serial threshold, asking for 2 threads must cost nothing."""
-    size = _dispatch.kernels.SERIAL_THRESHOLD // 2
     rows = []
     for dtype in (np.float32, np.float64):
+        size = _dispatch.kernels.SERIAL_THRESHOLD_BYTES // np.dtype(dtype).itemsize // 2
         x = np.random.default_rng(1).standard_normal(size).astype(dtype)
         out = np.empty_like(x)
         times = _best_interleaved(
@@ -390,7 +390,7 @@ def main(args):
         for r in threaded:
             print(f"  {r['function']:<17} {r['dtype']:<8} {r['size']:>9} {r['mode']:<8} "
                   f"{r['speedup']:5.2f}x  {r['status']}")
-    print(f"\nbelow the serial threshold ({_dispatch.kernels.SERIAL_THRESHOLD} elements), "
+    print(f"\nbelow the serial threshold ({_dispatch.kernels.SERIAL_THRESHOLD_BYTES // 1024} KiB), "
           "num_threads=2 against 1 (target: no slowdown):")
     for r in serial:
         print(f"  leaky_relu {r['dtype']:<8} {r['size']:>7} {r['two_threads_us']:6.2f}us vs "

@@ -11,7 +11,7 @@ def config():
         "version": __version__,
         "openmp": kernels.OPENMP,
         "default_threads": kernels.default_threads(),
-        "serial_threshold": kernels.SERIAL_THRESHOLD,
+        "serial_threshold_bytes": kernels.SERIAL_THRESHOLD_BYTES,
         "instruction_set": kernels.INSTRUCTION_SET,
         "available_instruction_sets": _dispatch.supported_instruction_sets(),
     }
@@ -27,13 +27,14 @@ def show_config():
     leakyrelu 0.1.0
       OpenMP:             compiled in
       default threads:    2
-      serial below:       32768 elements
+      serial below:       256 KiB of output (less for elu, celu, selu)
       instruction set:    avx512 (available: baseline, avx2, avx512)
     """
     c = config()
     print(f"leakyrelu {c['version']}")
     print(f"  OpenMP:             {'compiled in' if c['openmp'] else 'not compiled in (serial)'}")
     print(f"  default threads:    {c['default_threads']}")
-    print(f"  serial below:       {c['serial_threshold']} elements")
+    print(f"  serial below:       {c['serial_threshold_bytes'] // 1024} KiB of output "
+          "(less for elu, celu, selu)")
     print(f"  instruction set:    {c['instruction_set']} "
           f"(available: {', '.join(c['available_instruction_sets'])})")

@@ -210,7 +210,7 @@ def _prelu_plan(x, weight, axis):
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an int, not {type(axis).__name__}")
     channels = values.shape[0]
-    if channels > 1:
+    if channels != 1:  # one weight per channel (an empty weight too, for empty channels)
         axis = int(axis)
         if not -x.ndim <= axis < x.ndim:
             raise np.exceptions.AxisError(axis, x.ndim, "prelu")

@@ -83,23 +83,27 @@ static inline double lr_expm1_d(double x) {
     return x != x ? x : y;
 }
 
-/* m * exp(x), scaling by 2^k last and in two halves: a product that is
- * subnormal only after the multiplication by m rounds once, not twice. */
+/* m * exp(x), with the 2^k scaling split around the multiplication by m: a
+ * product that is subnormal, or finite, only after that multiplication is
+ * rounded once, not flushed or overflowed on the way. */
 static inline double lr_scaled_exp_d(double x, double m) {
-    /* Two half scalings reach 2^+-2044, so m * exp(x) is right wherever it
-     * is representable, even when exp(x) alone is not. */
+    /* Two scalings reach 2^+-2044, so m * exp(x) is right wherever it is
+     * representable, even when exp(x) alone is not. */
     double xc = x < -1416.0 ? -1416.0 : x;
     xc = xc > 1416.0 ? 1416.0 : xc;
     double two_k;
     double k = lr_reduce(xc, &two_k);
     double r = (xc - k * LR_LN2_HI) - k * LR_LN2_LO;
     double u = 1.0 + (r + lr_expm1_tail(r));
-    lr_bits half, rest, half_scale, rest_scale;
-    half.d = k * 0.5 + LR_ROUND_MAGIC;
-    rest.d = (k - (half.d - LR_ROUND_MAGIC)) + LR_ROUND_MAGIC;
-    half_scale.u = (half.u + 1023) << 52;
-    rest_scale.u = (rest.u + 1023) << 52;
-    double y = ((u * half_scale.d) * m) * rest_scale.d;
+    /* 2^k = 2^k1 2^k2, both normal. A negative k shrinks u before m multiplies
+     * it, so a huge m cannot overflow on the way to a finite result. */
+    double k1 = k < 0.0 ? (k < -1021.0 ? -1021.0 : k) : (k > 1023.0 ? k - 1023.0 : 0.0);
+    lr_bits first, second, first_scale, second_scale;
+    first.d = k1 + LR_ROUND_MAGIC;
+    second.d = (k - k1) + LR_ROUND_MAGIC;
+    first_scale.u = (first.u + 1023) << 52;
+    second_scale.u = (second.u + 1023) << 52;
+    double y = ((u * first_scale.d) * m) * second_scale.d;
     y = x < -1416.0 ? m * 0.0 : y;
     y = x > 1416.0 ? m * INFINITY : y;
     return x != x ? x : y;
@@ -135,7 +139,7 @@ typedef union { float f; uint32_t u; } lr_bits_f;
 #define LR_ROUND_MAGIC_F 12582912.0f
 
 static inline float lr_scaled_exp_f(float x, float m) {
-    float xc = x < -174.0f ? -174.0f : x;   /* two half scalings reach 2^+-252 */
+    float xc = x < -174.0f ? -174.0f : x;   /* two scalings reach 2^+-252 */
     xc = xc > 174.0f ? 174.0f : xc;
     lr_bits_f shifted;
     shifted.f = xc * 1.44269504f + LR_ROUND_MAGIC_F;
@@ -148,12 +152,13 @@ static inline float lr_scaled_exp_f(float x, float m) {
     q = LR_FMAF(q, r, 1.0f / 6.0f);
     q = LR_FMAF(q, r, 0.5f);
     float u = 1.0f + (r + r * r * q);
-    lr_bits_f half, rest, half_scale, rest_scale;
-    half.f = k * 0.5f + LR_ROUND_MAGIC_F;
-    rest.f = (k - (half.f - LR_ROUND_MAGIC_F)) + LR_ROUND_MAGIC_F;
-    half_scale.u = (half.u + 127) << 23;
-    rest_scale.u = (rest.u + 127) << 23;
-    float y = ((u * half_scale.f) * m) * rest_scale.f;
+    float k1 = k < 0.0f ? (k < -125.0f ? -125.0f : k) : (k > 127.0f ? k - 127.0f : 0.0f);
+    lr_bits_f first, second, first_scale, second_scale;
+    first.f = k1 + LR_ROUND_MAGIC_F;
+    second.f = (k - k1) + LR_ROUND_MAGIC_F;
+    first_scale.u = (first.u + 127) << 23;
+    second_scale.u = (second.u + 127) << 23;
+    float y = ((u * first_scale.f) * m) * second_scale.f;
     y = x < -174.0f ? m * 0.0f : y;
     y = x > 174.0f ? m * INFINITY : y;
     return x != x ? x : y;
