@@ -11,6 +11,7 @@ Environment:
 """
 import os
 import platform
+import shlex
 import shutil
 import sys
 import tempfile
@@ -88,11 +89,15 @@ def openmp_flags(compiler):
         source = os.path.join(tmp, "probe.c")
         with open(source, "w") as f:
             f.write(OPENMP_PROBE)
+        # The user's flags too: they may say where libomp lives (macOS, brew).
+        user_compile = shlex.split(os.environ.get("CFLAGS", "") + " " + os.environ.get("CPPFLAGS", ""))
+        user_link = shlex.split(os.environ.get("LDFLAGS", ""))
         for compile_args, link_args in candidates:
             try:
-                objects = compiler.compile([source], output_dir=tmp, extra_postargs=compile_args)
+                objects = compiler.compile([source], output_dir=tmp,
+                                           extra_postargs=user_compile + compile_args)
                 compiler.link_executable(objects, "probe", output_dir=tmp,
-                                         extra_postargs=link_args)
+                                         extra_postargs=user_link + link_args)
             except Exception:
                 continue
             return compile_args, link_args
