@@ -76,15 +76,15 @@ def _loop_table(module):
 
 def use(isa):
     """Switch every public function to the ``isa`` kernels; return the previous name."""
-    global kernels, loops, fast_unary, fast_binary
+    global kernels, loops, fast_unary, fast_binary, fast_prelu
     previous = kernels.INSTRUCTION_SET if kernels is not None else None
     kernels = load(isa)
     loops = _loop_table(kernels)
-    fast_unary, fast_binary = kernels.fast_unary, kernels.fast_binary
+    fast_unary, fast_binary, fast_prelu = kernels.fast_unary, kernels.fast_binary, kernels.fast_prelu
     return previous
 
 
 #: The kernel module every public function calls, its loops by (name, dtype),
 #: and its fast entry points.
-kernels = loops = fast_unary = fast_binary = None
+kernels = loops = fast_unary = fast_binary = fast_prelu = None
 use(_initial().INSTRUCTION_SET)

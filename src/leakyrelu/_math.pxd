@@ -78,18 +78,24 @@ cdef inline double prelu_weight_term(floating x, floating g) noexcept nogil:
 
 cdef inline double prelu_weight_sum(const floating* x, const floating* g,
                                     Py_ssize_t n) noexcept nogil:
-    # Eight lanes added in a fixed order: it vectorises without reassociating,
-    # so the sum has the same bits on every machine and thread count.
-    cdef double lanes[8]
-    cdef Py_ssize_t j, k, body = n - n % 8
-    for k in range(8):
+    # 32 partial sums added in a fixed order: it vectorises without
+    # reassociating (several vectors deep, to hide the adds' latency), so the
+    # sum has the same bits on every machine and thread count.
+    cdef double lanes[32]
+    cdef Py_ssize_t j, k, width, body = n - n % 32
+    for k in range(32):
         lanes[k] = 0
-    for j in range(0, body, 8):
-        for k in range(8):
+    for j in range(0, body, 32):
+        for k in range(32):
             lanes[k] += prelu_weight_term(x[j + k], g[j + k])
     for j in range(body, n):
         lanes[j - body] += prelu_weight_term(x[j], g[j])
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    width = 16
+    while width > 0:  # pairwise, in a fixed order
+        for k in range(width):
+            lanes[k] = lanes[k] + lanes[k + width]
+        width //= 2
+    return lanes[0]
 
 
 # rrelu in training draws each element's slope from U(lower, upper) with a

@@ -273,6 +273,12 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
     array([[-0.1, -0.5],
            [ 2. , -2. ]])
     """
+    if type(weight) is float:
+        result = _dispatch.fast_unary(_LEAKY_RELU, x, out, num_threads, weight)
+    else:
+        result = _dispatch.fast_prelu(x, weight, axis, out, num_threads)
+    if result is not None:
+        return result
     x = check_array(x, "x")
     weight, axis = _prelu_plan(x, weight, axis)
     out = check_out(out, x.shape, x.dtype)
