@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 import leakyrelu as lr
+from leakyrelu import nn
 
 F32 = npt.NDArray[np.float32]
 
@@ -46,15 +47,33 @@ def forward_backward(x: F32, g: F32) -> dict[str, F32]:
     return results
 
 
+def train_step() -> float:
+    """The layers of leakyrelu.nn, typed."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 4))
+    act = nn.LeakyReLU(alpha=0.1)
+    prelu = nn.PReLU(num_parameters=4, axis=1)
+    h = prelu(act(x))
+    grad = act.backward(prelu.backward(np.ones_like(h)))
+    prelu.weight -= 0.01 * prelu.weight_grad
+    prelu.zero_grad()
+    drop = nn.RReLU(seed=0)
+    drop.eval()
+    return float(grad.sum() + drop(x).sum() + nn.ELU()(x).sum() + nn.SELU()(x).sum()
+                 + nn.CELU(alpha=2.0)(x).sum() + nn.ReLU()(x).sum())
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
     x: F32 = rng.standard_normal((4, 8), dtype=np.float32)
     g: F32 = np.ones_like(x)
     for name, value in forward_backward(x, g).items():
         assert value.dtype == np.float32, name
+    assert train_step() == train_step()
     lr.show_config()
     print(f"leakyrelu {lr.__version__}: SELU_ALPHA={lr.SELU_ALPHA}, SELU_SCALE={lr.SELU_SCALE}")
 
 
 if __name__ == "__main__":
     main()
+
