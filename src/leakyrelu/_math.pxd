@@ -62,8 +62,11 @@ cdef inline floating elu_forward(floating x, floating negcoef, floating poscoef,
 
 cdef inline floating elu_grad(floating g, floating x, floating negcoef, floating poscoef,
                               floating input_scale) noexcept nogil:
-    return nan_or(x, g * poscoef if x > 0
-                  else scaled_exp(x * input_scale, g * input_scale * negcoef))
+    # Every vector lane computes the exp; giving it min(x, 0), outside the
+    # select, keeps GCC from a masked form that goes subnormal (and slow) on
+    # positive lanes with a small grad_output.
+    cdef floating e = scaled_exp((0 if x > 0 else x) * input_scale, g * input_scale * negcoef)
+    return nan_or(x, g * poscoef if x > 0 else e)
 
 cdef inline floating elu_grad_from_output(floating g, floating y, floating negcoef,
                                           floating poscoef, floating input_scale) noexcept nogil:
