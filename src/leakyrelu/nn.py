@@ -85,6 +85,21 @@ class _Elementwise(Module):
                           from_output=self.inplace)
 
 
+class _WithAlpha(_Elementwise):
+    """A layer whose one parameter is ``alpha``, the slope or scale below 0."""
+
+    def __init__(self, alpha, inplace):
+        super().__init__(inplace)
+        self.alpha = _rect.check_real(alpha, "alpha")
+        _check_inplace_slope(self.inplace, self.alpha, "alpha")
+
+    def _params(self):
+        return (self.alpha,)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
 class ReLU(_Elementwise):
     """Rectified linear unit, ``max(x, 0)``, as a layer.
 
@@ -113,7 +128,7 @@ class ReLU(_Elementwise):
         return "inplace=True" if self.inplace else ""
 
 
-class LeakyReLU(_Elementwise):
+class LeakyReLU(_WithAlpha):
     """Leaky ReLU, ``x if x > 0 else alpha * x``, as a layer.
 
     Parameters
@@ -138,18 +153,10 @@ class LeakyReLU(_Elementwise):
     _grad = staticmethod(_rect.leaky_relu_grad)
 
     def __init__(self, alpha=0.01, inplace=False):
-        super().__init__(inplace)
-        self.alpha = _rect.check_real(alpha, "alpha")
-        _check_inplace_slope(self.inplace, self.alpha, "alpha")
-
-    def _params(self):
-        return (self.alpha,)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+        super().__init__(alpha, inplace)
 
 
-class ELU(_Elementwise):
+class ELU(_WithAlpha):
     """Exponential linear unit, ``x if x > 0 else alpha * expm1(x)``, as a layer.
 
     Parameters
@@ -174,15 +181,7 @@ class ELU(_Elementwise):
     _grad = staticmethod(_exp.elu_grad)
 
     def __init__(self, alpha=1.0, inplace=False):
-        super().__init__(inplace)
-        self.alpha = _rect.check_real(alpha, "alpha")
-        _check_inplace_slope(self.inplace, self.alpha, "alpha")
-
-    def _params(self):
-        return (self.alpha,)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+        super().__init__(alpha, inplace)
 
 
 class CELU(ELU):
