@@ -160,6 +160,8 @@ CASES = [
     ("prelu_grad-axis-negative-out-of-range",
      lambda a: lr.prelu_grad(a.g, a.x, a.w, axis=-3, out=a.g), np.exceptions.AxisError,
      "axis -3 is out of bounds"),
+    ("prelu-scalar-weight-axis-none", lambda a: lr.prelu(a.x, 0.25, axis=None, out=a.out),
+     TypeError, "axis must be an int"),
     ("prelu-axis-float", lambda a: lr.prelu(a.x, a.w, axis=1.0), TypeError,
      "axis must be an int, not float"),
     # num_threads

@@ -273,7 +273,7 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
     array([[-0.1, -0.5],
            [ 2. , -2. ]])
     """
-    if type(weight) is float:
+    if type(weight) is float and type(axis) is int:  # one slope: axis unused, but still checked
         result = _dispatch.fast_unary(_LEAKY_RELU, x, out, num_threads, weight)
     else:
         result = _dispatch.fast_prelu(x, weight, axis, out, num_threads)
