@@ -79,6 +79,20 @@ def check_real(value, name, *, finite=True):
     return value
 
 
+def check_flag(value, name):
+    """A True/False parameter, refusing anything else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
+    return bool(value)
+
+
+def check_branch_visible(flag, name, slope, slope_name):
+    """Refuse ``flag`` (a gradient from the output) when a negative slope hides the branch."""
+    if flag and slope < 0:
+        raise ValueError(f"{name}=True needs {slope_name} >= 0: with a negative slope the "
+                         "output does not tell which branch the input took")
+
+
 def check_threads(num_threads):
     """``None`` (OpenMP's default, passed to the kernels as 0) or a positive int."""
     if num_threads is None:

@@ -61,7 +61,7 @@ def _initial():
             return load(forced)
         except (ValueError, RuntimeError) as exc:
             raise ImportError(f"LEAKYRELU_CPU={forced!r}: {exc}") from None
-    return load(supported_instruction_sets()[-1])
+    return importlib.import_module(f"leakyrelu._kernels_{supported_instruction_sets()[-1]}")
 
 
 def _loop_table(module):
@@ -74,17 +74,21 @@ def _loop_table(module):
     return table
 
 
+def _install(module):
+    global kernels, loops, fast_unary, fast_binary, fast_prelu
+    kernels = module
+    loops = _loop_table(module)
+    fast_unary, fast_binary, fast_prelu = module.fast_unary, module.fast_binary, module.fast_prelu
+
+
 def use(isa):
     """Switch every public function to the ``isa`` kernels; return the previous name."""
-    global kernels, loops, fast_unary, fast_binary, fast_prelu
-    previous = kernels.INSTRUCTION_SET if kernels is not None else None
-    kernels = load(isa)
-    loops = _loop_table(kernels)
-    fast_unary, fast_binary, fast_prelu = kernels.fast_unary, kernels.fast_binary, kernels.fast_prelu
+    previous = kernels.INSTRUCTION_SET
+    _install(load(isa))
     return previous
 
 
 #: The kernel module every public function calls, its loops by (name, dtype),
 #: and its fast entry points.
 kernels = loops = fast_unary = fast_binary = fast_prelu = None
-use(_initial().INSTRUCTION_SET)
+_install(_initial())

@@ -5,9 +5,8 @@ As in PyTorch, each is ``scale * x`` for ``x >= 0`` and
 coefficients to the working dtype before use.
 """
 from leakyrelu import _dispatch
-from leakyrelu._arrays import (check_array, check_out, check_pair, check_real, check_threads,
-                               run_elementwise)
-from leakyrelu._rectifiers import _check_flag
+from leakyrelu._arrays import (check_array, check_branch_visible, check_flag, check_out,
+                               check_pair, check_real, check_threads, run_elementwise)
 
 _ELU = _dispatch.kernels.ELU
 _ELU_GRAD = _dispatch.kernels.ELU_GRAD
@@ -33,11 +32,9 @@ def _backward(grad_output, x, alpha, scale, input_scale, from_output, out, num_t
                                        alpha, scale, input_scale)
         if result is not None:
             return result
-    from_output = _check_flag(from_output)
+    from_output = check_flag(from_output, "from_output")
     grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
-    if from_output and alpha < 0:
-        raise ValueError("from_output=True needs alpha >= 0: with a negative alpha the "
-                         "output does not tell which branch the input took")
+    check_branch_visible(from_output, "from_output", alpha, "alpha")
     out = check_out(out, x.shape, x.dtype)
     kernel = "elu_grad_from_output" if from_output else "elu_grad"
     return run_elementwise(kernel, [grad_output, x], out, (alpha, scale, input_scale),

@@ -5,8 +5,9 @@ import numbers
 import numpy as np
 
 from leakyrelu import _dispatch
-from leakyrelu._arrays import (check_array, check_out, check_pair, check_real, check_threads,
-                               run_elementwise, stage, working_dtype, write_back)
+from leakyrelu._arrays import (check_array, check_branch_visible, check_flag, check_out,
+                               check_pair, check_real, check_threads, run_elementwise, stage,
+                               working_dtype, write_back)
 
 _RELU = _dispatch.kernels.RELU
 _LEAKY_RELU = _dispatch.kernels.LEAKY_RELU
@@ -88,7 +89,7 @@ def relu_grad(grad_output, x, *, from_output=False, out=None, num_threads=None):
         result = _dispatch.fast_binary(_RELU_GRAD, grad_output, x, out, num_threads)
         if result is not None:
             return result
-    grad_output, x = check_pair(grad_output, x, "output" if _check_flag(from_output) else "x")
+    grad_output, x = check_pair(grad_output, x, "output" if check_flag(from_output, "from_output") else "x")
     out = check_out(out, x.shape, x.dtype)
     return run_elementwise("relu_grad", [grad_output, x], out, (), check_threads(num_threads))
 
@@ -179,21 +180,13 @@ def leaky_relu_grad(grad_output, x, alpha=0.01, *, from_output=False, out=None,
         result = _dispatch.fast_binary(_LEAKY_RELU_GRAD, grad_output, x, out, num_threads, alpha)
         if result is not None:
             return result
-    from_output = _check_flag(from_output)
+    from_output = check_flag(from_output, "from_output")
     grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
     alpha = check_real(alpha, "alpha")
-    if from_output and alpha < 0:
-        raise ValueError("from_output=True needs alpha >= 0: with a negative alpha the "
-                         "output does not tell which branch the input took")
+    check_branch_visible(from_output, "from_output", alpha, "alpha")
     out = check_out(out, x.shape, x.dtype)
     return run_elementwise("leaky_relu_grad", [grad_output, x], out, (alpha,),
                            check_threads(num_threads))
-
-
-def _check_flag(value, name="from_output"):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
-    return bool(value)
 
 
 def _prelu_plan(x, weight, axis):
@@ -357,7 +350,7 @@ def _rrelu_bounds(lower, upper):
 
 
 def _rrelu_keys(training, seed):
-    training = _check_flag(training, "training")
+    training = check_flag(training, "training")
     if not training:
         return None
     if seed is None:
@@ -461,12 +454,10 @@ def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed
     >>> bool(np.allclose(g * x, y))
     True
     """
-    from_output = _check_flag(from_output)
+    from_output = check_flag(from_output, "from_output")
     grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
     lower, upper = _rrelu_bounds(lower, upper)
-    if from_output and lower < 0:
-        raise ValueError("from_output=True needs lower >= 0: with a negative slope the "
-                         "output does not tell which branch the input took")
+    check_branch_visible(from_output, "from_output", lower, "lower")
     keys = _rrelu_keys(training, seed)
     out = check_out(out, x.shape, x.dtype)
     threads = check_threads(num_threads)

@@ -36,7 +36,7 @@
 
 typedef union { double d; uint64_t u; } lr_bits;
 
-/* k = round(x / ln2) as a double, and 2^(k + extra) built from its bits. */
+/* k = round(x / ln2) as a double, and 2^k built from its bits. */
 static inline double lr_reduce(double x, double *two_k) {
     lr_bits shifted, scale;
     shifted.d = x * LR_INV_LN2 + LR_ROUND_MAGIC;

@@ -15,6 +15,7 @@ import numpy as np
 
 from leakyrelu import _exponential as _exp
 from leakyrelu import _rectifiers as _rect
+from leakyrelu._arrays import check_branch_visible
 
 __all__ = ["Module", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "CELU", "SELU"]
 
@@ -57,13 +58,6 @@ class Module:
         return ""
 
 
-def _check_inplace_slope(inplace, slope, what):
-    # The output tells which branch the input took only for a slope >= 0
-    if inplace and slope < 0:
-        raise ValueError(f"inplace=True needs {what} >= 0: with a negative slope the "
-                         "output does not tell which branch the input took")
-
-
 class _Elementwise(Module):
     """A layer with a forward ``f(x, *params, out=)`` and a gradient
     ``f_grad(g, x, *params, from_output=)``."""
@@ -91,7 +85,7 @@ class _WithAlpha(_Elementwise):
     def __init__(self, alpha, inplace):
         super().__init__(inplace)
         self.alpha = _rect.check_real(alpha, "alpha")
-        _check_inplace_slope(self.inplace, self.alpha, "alpha")
+        check_branch_visible(self.inplace, "inplace", self.alpha, "alpha")
 
     def _params(self):
         return (self.alpha,)
@@ -290,7 +284,7 @@ class RReLU(Module):
     def __init__(self, lower=1 / 8, upper=1 / 3, inplace=False, seed=None):
         self.lower, self.upper = _rect._rrelu_bounds(lower, upper)
         self.inplace = bool(inplace)
-        _check_inplace_slope(self.inplace, self.lower, "lower")
+        check_branch_visible(self.inplace, "inplace", self.lower, "lower")
         self._rng = np.random.default_rng(seed)
         self.last_seed = None
         self._cache = None
