@@ -34,9 +34,9 @@ SERIAL_THRESHOLD_BYTES = 262144  # measured crossover of 1 and 2 threads: docs/p
 UNIX_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off"]
 UNIX_ISA_FLAGS = {
     "baseline": [],
-    "avx2": ["-mavx2", "-mfma"],
+    "avx2": ["-mavx2", "-mfma", "-mf16c"],
     "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma",
-               "-mprefer-vector-width=512"],
+               "-mf16c", "-mprefer-vector-width=512"],
 }
 MSVC_FLAGS = ["/O2", "/fp:precise"]
 MSVC_ISA_FLAGS = {"baseline": [], "avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"]}

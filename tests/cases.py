@@ -369,3 +369,29 @@ def inputs(spec, shape, dtype, rng):
     # elu's gradients multiply grad_output by exp(x): keep it finite, so
     # that inf * 0 does not turn on how exp underflows.
     return [sample(shape, dtype, rng, specials=spec.kind != "exp"), x]
+
+
+class KernelProxy:
+    """The active kernel module with its entry points replaced by ``wrap(entry)``.
+
+    Install it with ``monkeypatch.setattr(_dispatch, "kernels", proxy)``:
+    every public call reads ``_dispatch.kernels`` once, so it sees the proxy.
+    """
+
+    FAST = ("fast_unary", "fast_binary", "fast_prelu")
+
+    def __init__(self, module, wrap_loop, wrap_fast=None):
+        wrap_fast = wrap_fast or wrap_loop
+        self._module = module
+        self.LOOPS = {k: wrap_loop(v) for k, v in module.LOOPS.items()}
+        self.PRELU_GRAD = {k: wrap_loop(v) for k, v in module.PRELU_GRAD.items()}
+        for name in self.FAST:
+            setattr(self, name, wrap_fast(getattr(module, name)))
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def general_path_only(module):
+    """A proxy whose fast entry points always decline, so every call takes the general path."""
+    return KernelProxy(module, lambda entry: entry, lambda entry: lambda *args: None)

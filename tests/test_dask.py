@@ -287,7 +287,13 @@ def test_errors_raise_at_call_time(rng):
     with pytest.raises(TypeError):  # the NumPy path refuses a dask out
         lr.relu(data(rng), out=x)
     with pytest.raises(TypeError, match="dtype"):
-        lr.relu(chunked(np.ones(SHAPE, dtype=np.int64)))
+        lr.relu(chunked(np.ones(SHAPE, dtype=np.complex64)))
+    with pytest.raises(ValueError, match="num_threads"):  # prelu runs the NumPy path's checks too
+        lr.prelu(x, np.ones(SHAPE[1]), num_threads=0)
+    with pytest.raises(ValueError, match="num_threads"):
+        lr.prelu_grad(x, x, 0.25, num_threads=0)
+    with pytest.raises(ValueError, match="cannot be represented"):
+        lr.leaky_relu(x.astype(np.float32), alpha=1e300)
     with pytest.raises(ValueError, match="finite"):
         lr.leaky_relu(x, alpha=np.inf)
     with pytest.raises(ValueError, match="seed"):

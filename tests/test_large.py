@@ -110,6 +110,13 @@ def test_rrelu_in_place_past_2_to_the_31(huge):
 OFFSETS = [0, 2**31 - 5000, 2**32 - 5000, 2**32 + 3, 2**33 - 70000, 2**64 - 100000]
 
 
+def run_kernel(name, out, a0, a1, lower, upper, key0, key1, offset, threads):
+    """The general loop of the active build on 1-D arrays, with an index offset."""
+    kernels = _dispatch.kernels
+    kernels.LOOPS[out.dtype.name](kernels.KERNELS.index(name), *(a.reshape(1, 1, -1) for a in (out, a0, a1)),
+                                  lower, upper, 0.0, key0, key1, offset, threads)
+
+
 @pytest.mark.parametrize("offset", OFFSETS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_rrelu_kernel_index_is_64_bit(isa, dtype, offset):
@@ -123,14 +130,12 @@ def test_rrelu_kernel_index_is_64_bit(isa, dtype, offset):
     key0, key1 = R.rrelu_keys(2**40 + 9)
     slopes = R.rrelu_slopes(offset + np.arange(n, dtype=np.uint64), key0, key1,
                             lower, upper, dtype)
-    forward = _dispatch.loops["rrelu_train", np.dtype(dtype)]
-    backward = _dispatch.loops["rrelu_train_grad", np.dtype(dtype)]
     for threads in (1, 2):
         out = np.empty_like(x)
-        forward(x, out, lower, upper, key0, key1, offset, threads)
+        run_kernel("rrelu_train", out, x, x, lower, upper, key0, key1, offset, threads)
         np.testing.assert_array_equal(out, R.leaky_relu_slopes(x, slopes))
         grad = np.empty_like(x)
-        backward(g, x, grad, lower, upper, key0, key1, offset, threads)
+        run_kernel("rrelu_train_grad", grad, g, x, lower, upper, key0, key1, offset, threads)
         np.testing.assert_array_equal(grad, np.where(x > 0, g, g * slopes))
 
 
@@ -140,9 +145,8 @@ def test_rrelu_index_high_word_changes_the_slopes():
     n = 4096
     x = -np.ones(n, np.float32)
     low, high = np.empty_like(x), np.empty_like(x)
-    kernel = _dispatch.loops["rrelu_train", np.dtype(np.float32)]
-    kernel(x, low, 0.0, 1.0, key0, key1, 0, 1)
-    kernel(x, high, 0.0, 1.0, key0, key1, 2**32, 1)
+    run_kernel("rrelu_train", low, x, x, 0.0, 1.0, key0, key1, 0, 1)
+    run_kernel("rrelu_train", high, x, x, 0.0, 1.0, key0, key1, 2**32, 1)
     assert np.mean(low == high) < 0.01
 
 

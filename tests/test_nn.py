@@ -225,8 +225,8 @@ def test_errors():
         nn.PReLU(0)
     with pytest.raises(ValueError, match="channels"):
         nn.PReLU(3)(np.ones((2, 4)))
-    with pytest.raises(TypeError, match="numpy"):
-        nn.ReLU()([1.0, -1.0])
+    with pytest.raises(TypeError, match="array-like of numbers"):
+        nn.ReLU()(["1.0", "-1.0"])
     nn.LeakyReLU(-0.1)  # a negative slope is fine out of place
 
 

@@ -17,7 +17,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from cases import BY_NAME, F16, F32, F64, SPECS, assert_same_bits, inputs
+from cases import BY_NAME, F16, F32, F64, SPECS, KernelProxy, assert_same_bits, inputs
 
 from leakyrelu import _dispatch
 
@@ -147,10 +147,7 @@ def kernel_entries(monkeypatch):
                     state["inside"] -= 1
         return wrapped
 
-    monkeypatch.setattr(_dispatch, "fast_unary", wrap(_dispatch.fast_unary))
-    monkeypatch.setattr(_dispatch, "fast_binary", wrap(_dispatch.fast_binary))
-    for key, entry in list(_dispatch.loops.items()):
-        monkeypatch.setitem(_dispatch.loops, key, wrap(entry))
+    monkeypatch.setattr(_dispatch, "kernels", KernelProxy(_dispatch.kernels, wrap))
     return state
 
 
@@ -343,8 +340,8 @@ def loop_arguments(monkeypatch):
             return entry(*args)
         return wrapped
 
-    for key, entry in list(_dispatch.loops.items()):
-        monkeypatch.setitem(_dispatch.loops, key, wrap(entry))
+    monkeypatch.setattr(_dispatch, "kernels",
+                        KernelProxy(_dispatch.kernels, wrap, lambda entry: entry))
     return seen
 
 

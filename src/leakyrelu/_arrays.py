@@ -1,10 +1,17 @@
-"""Validation and execution: NumPy calling conventions in, kernel calls out.
+"""What a call accepts, and how its arrays reach the kernels.
 
-Every check runs before anything is written. Arrays that are contiguous in
-the same layout go straight to the kernels as flat views; anything else
-(strided views, mixed layouts, float16, partial overlap with ``out``) is
-staged through contiguous working copies, which NumPy's ``copyto`` writes
-back, so results never depend on memory layout.
+This module is the one place that decides what a call accepts: every public
+function checks its arrays, parameters, ``out`` and ``num_threads`` here
+(``Call``), before anything is written. The Cython fast entry points only
+take a strict subset of valid calls (plain contiguous arrays, float
+parameters) and return None for the rest, which comes here; the Dask layer
+runs these same checks on empty stand-ins of its blocks.
+
+Arrays are then walked in place, whatever their strides: axes are put in the
+order of ``out``'s memory and merged where they can be (as NumPy's iterator
+does), and the kernels run over 3-D views. Copies are made only of an input
+that partly overlaps ``out``, of unaligned arrays, and of arrays whose dtype
+must be converted (integers, non-native byte order).
 """
 import math
 import numbers
@@ -13,55 +20,96 @@ import numpy as np
 
 from leakyrelu import _dispatch
 
-SUPPORTED_DTYPES = "float16, float32 and float64"
+SUPPORTED = ("float16, float32, float64 and ml_dtypes.bfloat16 arrays, "
+             "or integer and bool arrays (computed in the float dtype np.exp gives them)")
 MAX_THREADS = 1024
 
-_FLOAT16 = np.dtype(np.float16)
+_NATIVE_FLOATS = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
-_NATIVE_FLOATS = (_FLOAT16, _FLOAT32, _FLOAT64)
+_UINT16 = np.dtype(np.uint16)
+_float_of_integer = {}  # integer or bool dtype -> the float dtype np.exp gives it
 
 
-def check_array(a, name):
-    """Return ``a`` as an ndarray of a supported dtype in native byte order."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, not {type(a).__name__}")
-    dtype = a.dtype
+def _bfloat16():
+    """ml_dtypes' bfloat16 dtype; imported only when such an array arrives."""
+    import ml_dtypes
+
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def storage_dtype(dtype, name):
+    """The native dtype the kernels read and write for an array of ``dtype``."""
     if dtype in _NATIVE_FLOATS:
-        return a
-    if dtype.kind == "f" and dtype.itemsize <= 8 and not dtype.isnative:
-        return a.astype(dtype.newbyteorder("="))
-    raise TypeError(f"{name} has dtype {dtype}; leakyrelu supports {SUPPORTED_DTYPES}")
+        return dtype
+    kind = dtype.kind
+    if kind == "f" and dtype.itemsize <= 8:
+        return dtype.newbyteorder("=")
+    if kind in "biu":
+        found = _float_of_integer.get(dtype)
+        if found is None:
+            found = _float_of_integer[dtype] = np.exp(np.zeros(0, dtype)).dtype
+        return found
+    if dtype.name == "bfloat16" and dtype == _bfloat16():
+        return dtype
+    raise TypeError(f"{name} has dtype {dtype}; leakyrelu supports {SUPPORTED}")
 
 
-def check_pair(grad_output, x, x_name="x"):
-    """Validate a gradient's two arrays: same shape, same dtype."""
-    grad_output = check_array(grad_output, "grad_output")
-    x = check_array(x, x_name)
-    if grad_output.shape != x.shape:
-        raise ValueError(f"grad_output has shape {grad_output.shape} but {x_name} has shape {x.shape}")
-    if grad_output.dtype != x.dtype:
-        raise TypeError(f"grad_output has dtype {grad_output.dtype} but {x_name} has dtype {x.dtype}")
-    return grad_output, x
+def compute_dtype(dtype):
+    """The dtype the math runs in: float for every storage dtype but float64."""
+    return _FLOAT64 if dtype == _FLOAT64 else _FLOAT32
+
+
+def _plain(value, name):
+    """``value`` as an ndarray (a base-class view for subclasses) and its mask."""
+    if isinstance(value, np.ndarray):
+        if isinstance(value, np.ma.MaskedArray):
+            return np.ma.getdata(value), np.ma.getmask(value)
+        return value.view(np.ndarray) if type(value) is not np.ndarray else value, None
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array-like of numbers: {exc}") from None
+    if array.dtype.kind in "OUSV" and array.dtype.name != "bfloat16":
+        raise TypeError(f"{name} must be an array-like of numbers, not {type(value).__name__}; "
+                        f"leakyrelu supports {SUPPORTED}")
+    return array, None
+
+
+def _wrapper(values, plains, masks):
+    """How to hand back a result computed as a plain ndarray, as a ufunc would."""
+    if any(m is not None for m in masks):
+        mask = np.ma.nomask
+        for m in masks:
+            if m is not None:
+                mask = np.ma.mask_or(mask, m)
+        return lambda result: np.ma.MaskedArray(result, mask=mask)
+    subclassed = [v for v in values if isinstance(v, np.ndarray) and type(v) is not np.ndarray]
+    if subclassed:
+        # The subclass of highest priority wraps the result (np.matrix stays
+        # a matrix; np.memmap gives a plain array), as NumPy's ufuncs do.
+        owner = max(subclassed, key=lambda v: getattr(v, "__array_priority__", 0.0))
+        return lambda result: owner.__array_wrap__(result, None, False)
+    if all(not isinstance(v, np.ndarray) and p.ndim == 0 for v, p in zip(values, plains)):
+        return lambda result: result[()]  # scalars in, a NumPy scalar out
+    return None
 
 
 def check_out(out, shape, dtype):
-    """Refuse an ``out`` that cannot hold the result exactly as NumPy would."""
-    if out is None:
-        return None
+    """``out`` as the plain ndarray to write, refusing one NumPy would refuse."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray or None, not {type(out).__name__}")
-    if out.dtype != dtype:
+    plain = np.ma.getdata(out) if isinstance(out, np.ma.MaskedArray) else out
+    if plain.dtype.newbyteorder("=") != dtype:
         raise TypeError(f"out has dtype {out.dtype} but the result has dtype {dtype}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape} but the result has shape {shape}")
-    flags = out.flags
-    if not flags.writeable:
+    if plain.shape != shape:
+        raise ValueError(f"out has shape {plain.shape} but the result has shape {shape}")
+    if not plain.flags.writeable:
         raise ValueError("out is read-only")
-    if not (flags.c_contiguous or flags.f_contiguous) and any(
-            s == 0 and n > 1 for s, n in zip(out.strides, out.shape)):
+    if not (plain.flags.c_contiguous or plain.flags.f_contiguous) and any(
+            s == 0 and n > 1 for s, n in zip(plain.strides, plain.shape)):
         raise ValueError("out has a zero stride, so several results would share one element")
-    return out
+    return plain
 
 
 def check_real(value, name, *, finite=True):
@@ -104,80 +152,144 @@ def check_threads(num_threads):
     return int(num_threads)
 
 
-def working_dtype(dtype):
-    """The dtype the kernels compute in: float16 goes through float32."""
-    return _FLOAT32 if dtype == _FLOAT16 else dtype
+class Call:
+    """One call's arrays, result dtype, ``out`` and threads, checked; then run.
+
+    ``named`` are (name, value) pairs of the array arguments, which must
+    share one shape; the result has that shape and the dtype they promote
+    to. Parameters are checked with :meth:`param` before :meth:`run` writes.
+    """
+
+    def __init__(self, *named, out=None, num_threads=None):
+        plains, masks, dtypes = [], [], []
+        for name, value in named:
+            plain, mask = _plain(value, name)
+            plains.append(plain)
+            masks.append(mask)
+            dtypes.append(storage_dtype(plain.dtype, name))
+        first_name, first = named[0][0], plains[0]
+        for (name, _), plain in zip(named[1:], plains[1:]):
+            if plain.shape != first.shape:
+                raise ValueError(f"{first_name} has shape {first.shape} but {name} has shape "
+                                 f"{plain.shape}")
+        dtype = dtypes[0]
+        if any(d != dtype for d in dtypes):
+            dtype = storage_dtype(np.result_type(*dtypes), "the result")
+        self.arrays = [p if p.dtype == dtype else p.astype(dtype) for p in plains]
+        self.dtype = dtype
+        self.compute = compute_dtype(dtype)
+        self.shape = first.shape
+        self.wrap = _wrapper([v for _, v in named], plains, masks)
+        self.mask = np.ma.nomask  # where any input is masked
+        for m in masks:
+            if m is not None:
+                self.mask = np.ma.mask_or(self.mask, m)
+        self.given_out = out
+        self.out = None if out is None else check_out(out, self.shape, dtype)
+        self.threads = check_threads(num_threads)
+
+    def param(self, name, value, *, finite=True):
+        """A real parameter the working dtype can hold, as PyTorch requires."""
+        value = check_real(value, name, finite=finite)
+        if math.isfinite(value) and abs(value) > np.finfo(self.compute).max:
+            raise ValueError(f"{name}={value!r} cannot be represented in {self.compute}, the "
+                             f"dtype a {self.dtype} input is computed in")
+        return value
+
+    def run(self, kernel, *params, extra=(), keys=(0, 0), c_order=False):
+        """Apply ``kernel`` (a name) to the arrays (and ``extra`` inputs); return the result.
+
+        ``c_order`` numbers the elements in C order, as rrelu's noise needs.
+        """
+        inputs = list(self.arrays) + list(extra)
+        out = self.out
+        if out is None:
+            layout = "C" if c_order else "K"
+            out = np.empty_like(inputs[0], order=layout, dtype=self.dtype, subok=False)
+        run_elementwise(_dispatch.kernels, kernel, inputs, out, params, keys, c_order,
+                        self.threads)
+        return self.result(out)
+
+    def result(self, out):
+        """What the caller gets: ``out`` as given, else the result wrapped like its inputs."""
+        given = self.given_out
+        if given is not None:
+            if isinstance(given, np.ma.MaskedArray):
+                wrapped = self.wrap(out) if self.wrap is not None else None
+                given.mask = np.ma.getmask(wrapped) if isinstance(wrapped, np.ma.MaskedArray) \
+                    else np.ma.nomask
+            return given
+        return out if self.wrap is None else self.wrap(out)
 
 
-def _same_memory(a, b):
+def _same_elements(a, b):
     return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
             and a.strides == b.strides)
 
 
-def _flat_view(a):
-    # A view, not a copy: callers ensure a is contiguous.
-    return a.reshape(-1) if a.flags.c_contiguous else a.ravel(order="K")
-
-
-def _shares_layout(arrays, out, c_order):
-    # Aligned too: the kernels dereference typed pointers.
-    if not (out.flags.aligned and all(a.flags.aligned for a in arrays)):
-        return False
-    if c_order:
-        return all(a.flags.c_contiguous for a in arrays) and out.flags.c_contiguous
-    strides = out.strides
-    return (out.flags.c_contiguous or out.flags.f_contiguous) and all(
-        a.strides == strides and (a.flags.c_contiguous or a.flags.f_contiguous)
-        for a in arrays)
-
-
-def _detach(arrays, out):
-    """Copy any input that overlaps ``out`` other than element for element."""
-    return [a if a is out or not np.may_share_memory(a, out) or _same_memory(a, out)
-            else a.copy() for a in arrays]
-
-
-def stage(arrays, out, c_order=False):
-    """Contiguous working copies of what the kernels cannot take as they are.
-
-    Returns the arrays to read and the array to write: the inputs (copied
-    only if strided, float16, or overlapping ``out`` other than element for
-    element) and ``out`` itself or a temporary for :func:`write_back`.
-    """
-    arrays = _detach(arrays, out)
-    work = working_dtype(out.dtype)
-    staged = [np.require(a, dtype=work, requirements=["C", "A"]) for a in arrays]
-    if out.dtype == work and out.flags.c_contiguous and out.flags.aligned:
-        return staged, out
-    return staged, np.empty(out.shape, work)
-
-
-def write_back(target, out):
-    """Copy a staged result into ``out`` (rounding to float16 if need be)."""
+def run_elementwise(kernels, kernel, inputs, out, params, keys, c_order, threads):
+    """Run ``kernel`` on validated, same-shape ``inputs`` into the plain ndarray ``out``."""
+    if out.size == 0:
+        return
+    target = out
+    if not (out.dtype.isnative and out.flags.aligned):
+        target = np.empty(out.shape, out.dtype.newbyteorder("="))
+    # An input that overlaps the output other than element for element is
+    # read from a copy, as is an unaligned one: results never depend on it.
+    inputs = [a if a.flags.aligned and (not np.may_share_memory(a, target)
+                                        or _same_elements(a, target)) else a.copy()
+              for a in inputs]
+    loop = kernels.LOOPS[target.dtype.name]
+    p = (tuple(params) + (0.0, 0.0, 0.0))[:3]
+    for offset, (o, a0, a1) in _walk(target, inputs, c_order):
+        if o.dtype.itemsize == 2:  # float16 and bfloat16 travel as uint16 buffers
+            o, a0, a1 = o.view(_UINT16), a0.view(_UINT16), a1.view(_UINT16)
+        loop(kernels.KERNELS.index(kernel), o, a0, a1, *p, *keys, offset, threads)
     if target is not out:
-        with np.errstate(over="ignore"):  # rounding to float16 may overflow to inf, silently
-            np.copyto(out, target, casting="same_kind")
-    return out
+        np.copyto(out, target)
 
 
-def run_elementwise(kernel, arrays, out, params, num_threads, *, c_order=False):
-    """Apply ``kernel`` (a name in the kernel modules) to validated arrays.
+def _walk(out, inputs, c_order):
+    """(C-order offset, 3-D views of out and the first two inputs) to run over.
 
-    ``arrays`` share one shape and one native dtype; ``out`` has been
-    checked or is None. ``c_order`` demands that elements be numbered in C
-    order, as rrelu's per-element noise does.
+    Axes go in the order of ``out``'s strides, largest first, with negative
+    strides flipped (not for ``c_order``, which keeps the logical order);
+    neighbouring axes merge wherever every array allows it. More than three
+    axes left after merging are looped over here.
     """
-    first = arrays[0]
-    dtype = first.dtype
-    work = working_dtype(dtype)
-    loop = _dispatch.loops[kernel, work]
-    if out is None:
-        out = np.empty_like(first, order="C" if c_order else "K")
-    elif out is not first or len(arrays) > 1:
-        arrays = _detach(arrays, out)
-    if dtype == work and _shares_layout(arrays, out, c_order):
-        loop(*[_flat_view(a) for a in arrays], _flat_view(out), *params, num_threads)
-        return out
-    staged, target = stage(arrays, out, c_order)
-    loop(*[a.reshape(-1) for a in staged], target.reshape(-1), *params, num_threads)
-    return write_back(target, out)
+    arrays = [out] + inputs[:2]
+    if len(arrays) == 2:
+        arrays.append(arrays[1])
+    if all(a.flags.c_contiguous for a in arrays):
+        return [(0, [a.reshape(1, 1, -1) for a in arrays])]
+    if not c_order and all(a.flags.f_contiguous for a in arrays):
+        return [(0, [a.T.reshape(1, 1, -1) for a in arrays])]
+    shape = out.shape
+    axes = [d for d in range(out.ndim) if shape[d] != 1]
+    if not c_order:
+        flip = tuple(slice(None, None, -1) if out.strides[d] < 0 else slice(None)
+                     for d in range(out.ndim))
+        arrays = [a[flip] for a in arrays]
+        axes.sort(key=lambda d: -abs(out.strides[d]))
+    arrays = [a.transpose(axes + [d for d in range(out.ndim) if d not in axes])
+              .reshape([shape[d] for d in axes]) for a in arrays]
+    merged = [shape[axes[0]]] if axes else []
+    strides = [[a.strides[0]] if axes else [] for a in arrays]
+    for k in range(1, len(axes)):
+        n = shape[axes[k]]
+        if all(s[-1] == a.strides[k] * n for s, a in zip(strides, arrays)):
+            merged[-1] *= n
+            for s, a in zip(strides, arrays):
+                s[-1] = a.strides[k]
+        else:
+            merged.append(n)
+            for s, a in zip(strides, arrays):
+                s.append(a.strides[k])
+    arrays = [a.reshape(merged) for a in arrays]  # a view: the merged axes allow it
+    lead = max(len(merged) - 3, 0)
+    if lead == 0:
+        pad = (1,) * (3 - len(merged))
+        return [(0, [a.reshape(pad + tuple(merged)) for a in arrays])]
+    block = math.prod(merged[lead:])
+    return [(np.ravel_multi_index(index, merged[:lead]) * block, [a[index] for a in arrays])
+            for index in np.ndindex(*merged[:lead])]

@@ -136,9 +136,11 @@ def _arrays(params, da):
     return arrays
 
 
-def _validate(func, arrays, params):
-    """Check every argument now, on empty blocks; return the result's meta."""
-    empty = [np.empty((0,) * a.ndim, dtype=a.dtype) for a in arrays]
+def _validate(func, arrays, params, keep=None):
+    """Check every argument now, on empty stand-ins of the blocks (of their length
+    along axis ``keep``); return the result on them."""
+    empty = [np.empty(tuple(n if d == keep else 0 for d, n in enumerate(a.shape)), a.dtype)
+             for a in arrays]
     return func(*empty, **params)
 
 
@@ -150,29 +152,30 @@ def _rrelu_block(*blocks, func, seed, params, block_info=None):
 def _prelu(func, params, da):
     from dask.base import tokenize
 
-    from leakyrelu._arrays import check_array
-    from leakyrelu._rectifiers import _prelu_plan
+    from leakyrelu._rectifiers import prelu_plan
 
     grad = func.__name__ == "prelu_grad"
     weight, axis = params.pop("weight"), params.pop("axis")
     arrays = _arrays(params, da)
     x = arrays[-1]
-    dtype = check_array(np.empty(0, dtype=x.dtype), "x").dtype
-    if isinstance(weight, da.Array):
-        # Validated through a stand-in: only its dtype and shape matter
-        _prelu_plan(x, np.empty(weight.shape, weight.dtype), axis)
-    else:
-        _prelu_plan(x, weight, axis)
-    weight_shape = np.shape(weight)
-    per_channel = int(np.prod(weight_shape)) > 1
-    channel = axis % x.ndim if per_channel else None
+    # Every check of the NumPy path, now: on empty stand-ins of the blocks
+    # and of a Dask weight (only its dtype and shape matter).
+    stand_in = np.empty(weight.shape, weight.dtype) if isinstance(weight, da.Array) else weight
+    channel = axis % x.ndim if isinstance(axis, int) and x.ndim else None
+    result = _validate(functools.partial(func, weight=stand_in, axis=axis), arrays, params,
+                       keep=channel)
+    dtype = (result[0] if grad else result).dtype
+    meta = np.empty((0,) * x.ndim, dtype=dtype)
+    plan = prelu_plan(x.ndim, x.shape, dtype, stand_in, axis)
+    weight_shape = plan.shape
+    per_channel = plan.channel is not None
+    channel = plan.channel
     if not per_channel and isinstance(weight, da.Array):
         weight = weight.reshape(())
     elif per_channel and not isinstance(weight, da.Array):
-        weight = da.from_array(weight, chunks=-1)
+        weight = da.from_array(plan.weight, chunks=-1)
     index = tuple(range(x.ndim))
     weight_index = (channel,) if per_channel else ()
-    meta = np.empty((0,) * x.ndim, dtype=dtype)
     pairs = [item for a in arrays for item in (a, index)]
     if not isinstance(weight, da.Array):  # a single weight, the same for every block
         block = functools.partial(_prelu_block, func=func, weight=weight, axis=axis,

@@ -14,8 +14,8 @@ INSTRUCTION_SETS = ("baseline", "avx2", "avx512")
 # NumPy's runtime CPU detection names the features each build needs.
 _REQUIRED_FEATURES = {
     "baseline": (),
-    "avx2": ("AVX2", "FMA3"),
-    "avx512": ("AVX512F", "AVX512DQ", "AVX512BW", "AVX512VL", "AVX2", "FMA3"),
+    "avx2": ("AVX2", "FMA3", "F16C"),
+    "avx512": ("AVX512F", "AVX512DQ", "AVX512BW", "AVX512VL", "AVX2", "FMA3", "F16C"),
 }
 
 
@@ -64,31 +64,20 @@ def _initial():
     return importlib.import_module(f"leakyrelu._kernels_{supported_instruction_sets()[-1]}")
 
 
-def _loop_table(module):
-    """Every elementwise loop of ``module`` by (kernel name, NumPy dtype)."""
-    table = {}
-    for attr in dir(module):
-        for dtype in ("float32", "float64"):
-            if attr.endswith("_" + dtype):
-                table[attr[:-len(dtype) - 1], np.dtype(dtype)] = getattr(module, attr)
-    return table
-
-
-def _install(module):
-    global kernels, loops, fast_unary, fast_binary, fast_prelu
-    kernels = module
-    loops = _loop_table(module)
-    fast_unary, fast_binary, fast_prelu = module.fast_unary, module.fast_binary, module.fast_prelu
-
-
 def use(isa):
-    """Switch every public function to the ``isa`` kernels; return the previous name."""
+    """Switch every public function to the ``isa`` kernels; return the previous name.
+
+    One reference is swapped, and every call reads it once, so a call never
+    mixes two builds; calls already running finish on the build they began with.
+    """
+    global kernels
     previous = kernels.INSTRUCTION_SET
-    _install(load(isa))
+    kernels = load(isa)
     return previous
 
 
-#: The kernel module every public function calls, its loops by (name, dtype),
-#: and its fast entry points.
-kernels = loops = fast_unary = fast_binary = fast_prelu = None
-_install(_initial())
+#: The kernel module every public function calls: its explicit tables are
+#: ``KERNELS`` (elementwise kernel names, by id), ``LOOPS`` (the general
+#: strided loop per storage dtype) and ``PRELU_GRAD``, beside the fast entry
+#: points ``fast_unary``, ``fast_binary`` and ``fast_prelu``.
+kernels = _initial()

@@ -5,8 +5,7 @@ As in PyTorch, each is ``scale * x`` for ``x >= 0`` and
 coefficients to the working dtype before use.
 """
 from leakyrelu import _dispatch
-from leakyrelu._arrays import (check_array, check_branch_visible, check_flag, check_out,
-                               check_pair, check_real, check_threads, run_elementwise)
+from leakyrelu._arrays import Call, check_branch_visible, check_flag, check_real
 
 _ELU = _dispatch.kernels.ELU
 _ELU_GRAD = _dispatch.kernels.ELU_GRAD
@@ -17,28 +16,31 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _forward(x, alpha, scale, input_scale, out, num_threads):
-    result = _dispatch.fast_unary(_ELU, x, out, num_threads, alpha, scale, input_scale)
+    result = _dispatch.kernels.fast_unary(_ELU, x, out, num_threads, alpha, scale, input_scale)
     if result is not None:
         return result
-    x = check_array(x, "x")
-    out = check_out(out, x.shape, x.dtype)
-    return run_elementwise("elu", [x], out, (alpha, scale, input_scale),
-                           check_threads(num_threads))
+    call = Call(("x", x), out=out, num_threads=num_threads)
+    return call.run("elu", *_coefficients(call, alpha, scale, input_scale))
 
 
 def _backward(grad_output, x, alpha, scale, input_scale, from_output, out, num_threads):
     if from_output is False:
-        result = _dispatch.fast_binary(_ELU_GRAD, grad_output, x, out, num_threads,
-                                       alpha, scale, input_scale)
+        result = _dispatch.kernels.fast_binary(_ELU_GRAD, grad_output, x, out, num_threads,
+                                               alpha, scale, input_scale)
         if result is not None:
             return result
     from_output = check_flag(from_output, "from_output")
-    grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
+    call = Call(("grad_output", grad_output), ("output" if from_output else "x", x), out=out,
+                num_threads=num_threads)
+    coefficients = _coefficients(call, alpha, scale, input_scale)
     check_branch_visible(from_output, "from_output", alpha, "alpha")
-    out = check_out(out, x.shape, x.dtype)
-    kernel = "elu_grad_from_output" if from_output else "elu_grad"
-    return run_elementwise(kernel, [grad_output, x], out, (alpha, scale, input_scale),
-                           check_threads(num_threads))
+    return call.run("elu_grad_from_output" if from_output else "elu_grad", *coefficients)
+
+
+def _coefficients(call, alpha, scale, input_scale):
+    # celu's input scale is 1/alpha, which must fit the working dtype too.
+    return (call.param("alpha", alpha), scale,
+            call.param("1/alpha", input_scale) if input_scale != 1.0 else 1.0)
 
 
 def _celu_alpha(alpha):

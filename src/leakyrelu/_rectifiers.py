@@ -5,9 +5,10 @@ import numbers
 import numpy as np
 
 from leakyrelu import _dispatch
-from leakyrelu._arrays import (check_array, check_branch_visible, check_flag, check_out,
-                               check_pair, check_real, check_threads, run_elementwise, stage,
-                               working_dtype, write_back)
+from typing import NamedTuple
+
+from leakyrelu._arrays import (Call, check_branch_visible, check_flag, check_real,
+                               compute_dtype, storage_dtype)
 
 _RELU = _dispatch.kernels.RELU
 _LEAKY_RELU = _dispatch.kernels.LEAKY_RELU
@@ -45,12 +46,10 @@ def relu(x, *, out=None, num_threads=None):
     >>> leakyrelu.relu(np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 3.])
     """
-    result = _dispatch.fast_unary(_RELU, x, out, num_threads)
+    result = _dispatch.kernels.fast_unary(_RELU, x, out, num_threads)
     if result is not None:
         return result
-    x = check_array(x, "x")
-    out = check_out(out, x.shape, x.dtype)
-    return run_elementwise("relu", [x], out, (), check_threads(num_threads))
+    return Call(("x", x), out=out, num_threads=num_threads).run("relu")
 
 
 def relu_grad(grad_output, x, *, from_output=False, out=None, num_threads=None):
@@ -86,12 +85,12 @@ def relu_grad(grad_output, x, *, from_output=False, out=None, num_threads=None):
     array([0., 0., 1.])
     """
     if from_output is False or from_output is True:  # the same formula either way
-        result = _dispatch.fast_binary(_RELU_GRAD, grad_output, x, out, num_threads)
+        result = _dispatch.kernels.fast_binary(_RELU_GRAD, grad_output, x, out, num_threads)
         if result is not None:
             return result
-    grad_output, x = check_pair(grad_output, x, "output" if check_flag(from_output, "from_output") else "x")
-    out = check_out(out, x.shape, x.dtype)
-    return run_elementwise("relu_grad", [grad_output, x], out, (), check_threads(num_threads))
+    x_name = "output" if check_flag(from_output, "from_output") else "x"
+    return Call(("grad_output", grad_output), (x_name, x), out=out,
+                num_threads=num_threads).run("relu_grad")
 
 
 def leaky_relu(x, alpha=0.01, *, out=None, num_threads=None):
@@ -128,13 +127,11 @@ def leaky_relu(x, alpha=0.01, *, out=None, num_threads=None):
     array([-0.2,  0. ,  3. ])
     >>> _ = leakyrelu.leaky_relu(x, out=x)  # in place
     """
-    result = _dispatch.fast_unary(_LEAKY_RELU, x, out, num_threads, alpha)
+    result = _dispatch.kernels.fast_unary(_LEAKY_RELU, x, out, num_threads, alpha)
     if result is not None:
         return result
-    x = check_array(x, "x")
-    alpha = check_real(alpha, "alpha")
-    out = check_out(out, x.shape, x.dtype)
-    return run_elementwise("leaky_relu", [x], out, (alpha,), check_threads(num_threads))
+    call = Call(("x", x), out=out, num_threads=num_threads)
+    return call.run("leaky_relu", call.param("alpha", alpha))
 
 
 def leaky_relu_grad(grad_output, x, alpha=0.01, *, from_output=False, out=None,
@@ -177,41 +174,60 @@ def leaky_relu_grad(grad_output, x, alpha=0.01, *, from_output=False, out=None,
     array([0.1, 0.1, 1. ])
     """
     if from_output is False:
-        result = _dispatch.fast_binary(_LEAKY_RELU_GRAD, grad_output, x, out, num_threads, alpha)
+        result = _dispatch.kernels.fast_binary(_LEAKY_RELU_GRAD, grad_output, x, out,
+                                               num_threads, alpha)
         if result is not None:
             return result
     from_output = check_flag(from_output, "from_output")
-    grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
-    alpha = check_real(alpha, "alpha")
+    call = Call(("grad_output", grad_output), ("output" if from_output else "x", x), out=out,
+                num_threads=num_threads)
+    alpha = call.param("alpha", alpha)
     check_branch_visible(from_output, "from_output", alpha, "alpha")
-    out = check_out(out, x.shape, x.dtype)
-    return run_elementwise("leaky_relu_grad", [grad_output, x], out, (alpha,),
-                           check_threads(num_threads))
+    return call.run("leaky_relu_grad", alpha)
 
 
-def _prelu_plan(x, weight, axis):
-    """Validate prelu's weight and axis: (weight as a 1-D working array, axis >= 0)."""
+class PreluPlan(NamedTuple):
+    """prelu's weight and channel layout, shared by the NumPy and Dask paths."""
+
+    weight: np.ndarray   # 1-D, in the storage dtype of x: one value, or one per channel
+    channel: int | None  # the channel axis, or None for one weight for every element
+    shape: tuple         # the weight's shape as given, for the weight gradient
+
+
+def prelu_plan(ndim, shape, dtype, weight, axis):
+    """Check prelu's weight and axis for an x of ``shape`` and storage ``dtype``."""
     if isinstance(weight, np.ndarray):
-        if weight.dtype.newbyteorder("=") != x.dtype:
-            raise TypeError(f"weight has dtype {weight.dtype} but x has dtype {x.dtype}; "
+        plain = np.ma.getdata(weight)
+        if storage_dtype(plain.dtype, "weight") != dtype:
+            raise TypeError(f"weight has dtype {weight.dtype} but x has dtype {dtype}; "
                             "pass a weight of the same dtype")
-        if weight.ndim > 1:
-            raise ValueError(f"weight must be a scalar or 1-D, got shape {weight.shape}")
-        values = weight.reshape(-1)
     else:
-        values = np.array([check_real(weight, "weight", finite=False)], dtype=x.dtype)
+        if isinstance(weight, numbers.Real) and not isinstance(weight, (bool, np.bool_)):
+            weight = check_real(weight, "weight", finite=False)
+        plain = np.asarray(weight)
+        if plain.dtype.kind not in "fiu":
+            raise TypeError(f"weight must be a real number or an array of them, not "
+                            f"{type(weight).__name__}")
+        limit = np.finfo(compute_dtype(dtype)).max
+        with np.errstate(invalid="ignore"):
+            if np.any(np.isfinite(plain) & (np.abs(plain) > limit)):
+                raise ValueError(f"weight holds values that {compute_dtype(dtype)}, the "
+                                 f"dtype a {dtype} input is computed in, cannot represent")
+    if plain.ndim > 1:
+        raise ValueError(f"weight must be a scalar or 1-D, got shape {plain.shape}")
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an int, not {type(axis).__name__}")
-    channels = values.shape[0]
-    if channels != 1:  # one weight per channel (an empty weight too, for empty channels)
+    values = plain.reshape(-1)
+    channel = None
+    if values.shape[0] != 1:  # one weight per channel (an empty weight too, for empty channels)
         axis = int(axis)
-        if not -x.ndim <= axis < x.ndim:
-            raise np.exceptions.AxisError(axis, x.ndim, "prelu")
-        axis %= x.ndim
-        if x.shape[axis] != channels:
-            raise ValueError(f"weight has {channels} values but x has {x.shape[axis]} "
-                             f"channels along axis {axis}")
-    return np.ascontiguousarray(values, dtype=working_dtype(x.dtype)), axis
+        if not -ndim <= axis < ndim:
+            raise np.exceptions.AxisError(axis, ndim, "prelu")
+        channel = axis % ndim
+        if shape[channel] != values.shape[0]:
+            raise ValueError(f"weight has {values.shape[0]} values but x has {shape[channel]} "
+                             f"channels along axis {channel}")
+    return PreluPlan(values.astype(dtype, copy=values.dtype != dtype), channel, plain.shape)
 
 
 def _channel_layout(shape, axis, channels):
@@ -229,6 +245,25 @@ def _as_c_order(arrays, out, axis):
             and (out is None or out.flags.f_contiguous)):
         return [a.T for a in arrays], None if out is None else out.T, first.ndim - 1 - axis, True
     return arrays, out, axis, False
+
+
+def _readable(a, work, target):
+    """``a`` as an aligned C-ordered array of dtype ``work`` that ``target`` cannot overwrite
+    other than element for element."""
+    if (a.dtype == work and a.flags.c_contiguous and a.flags.aligned
+            and (not np.may_share_memory(a, target) or a.ctypes.data == target.ctypes.data)):
+        return a
+    b = np.ascontiguousarray(a, dtype=work)
+    return b.copy() if b is a else b
+
+
+def _broadcast_weight(plan, shape):
+    """The weight as a read-only array of ``shape`` (zero strides off the channel axis)."""
+    if plan.channel is None:
+        return np.broadcast_to(plan.weight.reshape(()), shape)
+    along = [1] * len(shape)
+    along[plan.channel] = plan.weight.shape[0]
+    return np.broadcast_to(plan.weight.reshape(along), shape)
 
 
 def prelu(x, weight, axis=1, *, out=None, num_threads=None):
@@ -267,25 +302,19 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
            [ 2. , -2. ]])
     """
     if type(weight) is float and type(axis) is int:  # one slope: axis unused, but still checked
-        result = _dispatch.fast_unary(_LEAKY_RELU, x, out, num_threads, weight)
+        result = _dispatch.kernels.fast_unary(_LEAKY_RELU, x, out, num_threads, weight)
     else:
-        result = _dispatch.fast_prelu(x, weight, axis, out, num_threads)
+        result = _dispatch.kernels.fast_prelu(x, weight, axis, out, num_threads)
     if result is not None:
         return result
-    x = check_array(x, "x")
-    weight, axis = _prelu_plan(x, weight, axis)
-    out = check_out(out, x.shape, x.dtype)
-    threads = check_threads(num_threads)
-    if weight.shape[0] == 1:
-        return run_elementwise("leaky_relu", [x], out, (float(weight[0]),), threads)
-    (x,), result, axis, transposed = _as_c_order([x], out, axis)
-    result = np.empty_like(x, order="C") if result is None else result
-    (staged,), target = stage([x], result, c_order=True)
-    layout = _channel_layout(x.shape, axis, weight.shape[0])
-    _dispatch.loops["prelu", target.dtype](staged.reshape(layout), target.reshape(layout),
-                                           weight, threads)
-    write_back(target, result)
-    return out if out is not None else result.T if transposed else result
+    call = Call(("x", x), out=out, num_threads=num_threads)
+    plan = prelu_plan(len(call.shape), call.shape, call.dtype, weight, axis)
+    if plan.channel is None:
+        return call.run("leaky_relu", float(plan.weight[0]))
+    weight = plan.weight
+    if call.out is not None and np.may_share_memory(weight, call.out):
+        weight = weight.copy()  # the weight is read throughout: never from what is written
+    return call.run("prelu", extra=[_broadcast_weight(plan._replace(weight=weight), call.shape)])
 
 
 def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
@@ -322,31 +351,50 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     >>> gw
     array([-1., -5.])
     """
-    grad_output, x = check_pair(grad_output, x)
-    weight_shape = np.shape(weight)
-    weight, axis = _prelu_plan(x, weight, axis)
-    out = check_out(out, x.shape, x.dtype)
-    threads = check_threads(num_threads)
-    (grad_output, x), result, axis, transposed = _as_c_order([grad_output, x], out, axis)
-    result = np.empty_like(x, order="C") if result is None else result
-    (staged_g, staged_x), target = stage([grad_output, x], result, c_order=True)
-    layout = _channel_layout(x.shape, axis, weight.shape[0])
-    partial = np.empty((_dispatch.kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
-    _dispatch.loops["prelu_grad", target.dtype](
-        staged_g.reshape(layout), staged_x.reshape(layout), target.reshape(layout), weight,
-        partial, threads)
-    write_back(target, result)
+    call = Call(("grad_output", grad_output), ("x", x), out=out, num_threads=num_threads)
+    plan = prelu_plan(len(call.shape), call.shape, call.dtype, weight, axis)
+    work = call.compute
+    g, x = call.arrays
+    if call.mask is not np.ma.nomask:  # masked elements add nothing to the weight gradient
+        g, x = np.where(call.mask, 0, g), np.where(call.mask, 0, x)
+    result = call.out
+    channel = 0 if plan.channel is None else plan.channel
+    (g, x), result, channel, transposed = _as_c_order([g, x], result, channel)
+    if result is None:
+        result = np.empty(x.shape, call.dtype)
+    # The kernel reads and writes C-ordered arrays of the compute dtype; it
+    # sums each block before writing it, so grad_x may be g or x itself.
+    target = result
+    if not (result.dtype == work and result.flags.c_contiguous and result.flags.aligned):
+        target = np.empty(result.shape, work)
+    g, x = [_readable(a, work, target) for a in (g, x)]
+    layout = _channel_layout(x.shape, channel, plan.weight.shape[0])
+    kernels = _dispatch.kernels
+    partial = np.empty((kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
+    kernels.PRELU_GRAD[work.name](g.reshape(layout), x.reshape(layout), target.reshape(layout),
+                                  np.ascontiguousarray(plan.weight, dtype=work), partial,
+                                  call.threads)
+    if target is not result:
+        with np.errstate(over="ignore"):  # rounding to float16 may overflow to inf, silently
+            np.copyto(result, target, casting="unsafe")
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN sums, like the kernels
-        grad_weight = partial.sum(axis=0).astype(x.dtype).reshape(weight_shape)
-    return (out if out is not None else result.T if transposed else result), grad_weight
+        grad_weight = partial.sum(axis=0).astype(call.dtype).reshape(plan.shape)
+    if call.out is None and transposed:
+        result = result.T
+    return call.result(result), grad_weight
 
 
-def _rrelu_bounds(lower, upper):
-    lower = check_real(lower, "lower")
-    upper = check_real(upper, "upper")
+def _rrelu_bounds(lower, upper, call=None):
+    """lower, upper and their mean, checked (for the working dtype of ``call``)."""
+    check = check_real if call is None else call.param
+    lower = check(lower, "lower") if call is None else check("lower", lower)
+    upper = check(upper, "upper") if call is None else check("upper", upper)
     if lower > upper:
         raise ValueError(f"lower must not exceed upper, got lower={lower}, upper={upper}")
-    return lower, upper
+    mean = (lower + upper) / 2
+    if not math.isfinite(mean):  # the sum overflowed; the mean cannot
+        mean = lower / 2 + upper / 2
+    return lower, upper, mean
 
 
 def _rrelu_keys(training, seed):
@@ -409,18 +457,16 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
     True
     """
     if training is False and type(lower) is float and type(upper) is float and lower <= upper:
-        result = _dispatch.fast_unary(_LEAKY_RELU, x, out, num_threads, (lower + upper) / 2)
+        result = _dispatch.kernels.fast_unary(_LEAKY_RELU, x, out, num_threads,
+                                              (lower + upper) / 2, lower, upper)
         if result is not None:
             return result
-    x = check_array(x, "x")
-    lower, upper = _rrelu_bounds(lower, upper)
+    call = Call(("x", x), out=out, num_threads=num_threads)
+    lower, upper, mean = _rrelu_bounds(lower, upper, call)
     keys = _rrelu_keys(training, seed)
-    out = check_out(out, x.shape, x.dtype)
-    threads = check_threads(num_threads)
     if keys is None:
-        return run_elementwise("leaky_relu", [x], out, ((lower + upper) / 2,), threads)
-    return run_elementwise("rrelu_train", [x], out, (lower, upper, *keys, 0), threads,
-                           c_order=True)
+        return call.run("leaky_relu", mean)
+    return call.run("rrelu_train", lower, upper, keys=keys, c_order=True)
 
 
 def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None,
@@ -455,14 +501,11 @@ def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed
     True
     """
     from_output = check_flag(from_output, "from_output")
-    grad_output, x = check_pair(grad_output, x, "output" if from_output else "x")
-    lower, upper = _rrelu_bounds(lower, upper)
+    call = Call(("grad_output", grad_output), ("output" if from_output else "x", x), out=out,
+                num_threads=num_threads)
+    lower, upper, mean = _rrelu_bounds(lower, upper, call)
     check_branch_visible(from_output, "from_output", lower, "lower")
     keys = _rrelu_keys(training, seed)
-    out = check_out(out, x.shape, x.dtype)
-    threads = check_threads(num_threads)
     if keys is None:
-        return run_elementwise("leaky_relu_grad", [grad_output, x], out,
-                               ((lower + upper) / 2,), threads)
-    return run_elementwise("rrelu_train_grad", [grad_output, x], out,
-                           (lower, upper, *keys, 0), threads, c_order=True)
+        return call.run("leaky_relu_grad", mean)
+    return call.run("rrelu_train_grad", lower, upper, keys=keys, c_order=True)

@@ -282,7 +282,7 @@ class RReLU(Module):
     """
 
     def __init__(self, lower=1 / 8, upper=1 / 3, inplace=False, seed=None):
-        self.lower, self.upper = _rect._rrelu_bounds(lower, upper)
+        self.lower, self.upper, _ = _rect._rrelu_bounds(lower, upper)
         self.inplace = bool(inplace)
         check_branch_visible(self.inplace, "inplace", self.lower, "lower")
         self._rng = np.random.default_rng(seed)
