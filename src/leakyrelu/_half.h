@@ -1,72 +1,91 @@
 /* Half-precision storage: float16 and bfloat16 are loaded, widened to float
  * in registers, computed in float and rounded once on the way out.
  *
- * With _Float16 (GCC 12+, Clang 15+) the conversions are single
- * instructions where the instruction set has them (F16C, AVX-512), which
- * the array loops vectorise; elsewhere a portable bit-level conversion.
- * bfloat16 is the top half of a float: widening is a shift, narrowing
+ * float16 goes through small float blocks in L1 (lr_load_half and
+ * lr_store_half: F16C / AVX-512 conversions, or a portable branch-free
+ * conversion that compilers vectorise; compilers do not vectorise
+ * _Float16 conversions themselves). bfloat16 is the top half of a float: widening is a shift, narrowing
  * rounds to nearest even; a NaN stays a (quiet) NaN.
  */
 #ifndef LEAKYRELU_HALF_H
 #define LEAKYRELU_HALF_H
 
+#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#if defined(__FLT16_MAX__) && !defined(LEAKYRELU_PORTABLE_HALF)
-typedef _Float16 lr_half;
-static inline float lr_half_to_float(lr_half h) { return (float)h; }
-static inline lr_half lr_float_to_half(float f) { return (lr_half)f; }
-#else
-typedef uint16_t lr_half;
-static inline float lr_half_to_float(lr_half h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    uint32_t bits;
-    float f;
-    if (exp == 0x1fu) {                 /* inf, NaN */
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else if (exp != 0) {              /* normal */
-        bits = sign | ((exp + 112u) << 23) | (mant << 13);
-    } else {                            /* zero, subnormal: mant * 2^-24, exact */
-        f = (float)mant * 5.9604644775390625e-08f;
-        return sign ? -f : f;
-    }
-    memcpy(&f, &bits, 4);
-    return f;
-}
-static inline lr_half lr_float_to_half(float f) {
-    uint32_t u, sign, au;
-    memcpy(&u, &f, 4);
-    sign = (u >> 16) & 0x8000u;
-    au = u & 0x7fffffffu;
-    if (au > 0x7f800000u)               /* NaN: keep the top payload bits, quiet */
-        return (lr_half)(sign | 0x7e00u | (au >> 13));
-    if (au >= 0x477ff000u)              /* rounds to inf */
-        return (lr_half)(sign | 0x7c00u);
-    if (au < 0x38800000u) {             /* subnormal or zero: let float rounding do it */
-        float a;
-        memcpy(&a, &au, 4);
-        a += 0.5f;                      /* 0.5 = 2^-1 puts 2^-24 at the last place */
-        memcpy(&au, &a, 4);
-        return (lr_half)(sign | (au - 0x3f000000u));
-    }
-    au += 0xc8000fffu + ((au >> 13) & 1u);   /* rebias 127 -> 15 and round to nearest even */
-    return (lr_half)(sign | (au >> 13));
-}
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
 #endif
+
+typedef uint16_t lr_half;
+
+static inline uint32_t lr_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float lr_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* Branch-free conversions (exact, round to nearest even) that compilers
+ * vectorise: scaling by powers of two lets float rounding do the work. */
+static inline float lr_half_to_float(lr_half h) {
+    uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    float normal = lr_f32_from_bits((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+    float subnormal = lr_f32_from_bits((two_w >> 17) | (126u << 23)) - 0.5f;
+    return lr_f32_from_bits(sign | (two_w < (1u << 27) ? lr_f32_bits(subnormal) : lr_f32_bits(normal)));
+}
+
+static inline lr_half lr_float_to_half(float f) {
+    float base = (fabsf(f) * 0x1.0p+112f) * 0x1.0p-110f;
+    uint32_t w = lr_f32_bits(f), shl1_w = w + w, sign = w & 0x80000000u;
+    uint32_t bias = shl1_w & 0xFF000000u;
+    bias = bias < 0x71000000u ? 0x71000000u : bias;
+    uint32_t bits = lr_f32_bits(lr_f32_from_bits((bias >> 1) + 0x07800000u) + base);
+    uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
+    return (lr_half)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+
+/* Blocks of n halves to floats and back, src or dst with an element
+ * stride: F16C or AVX-512 instructions where the build has them. */
+static inline void lr_load_half(const lr_half* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+#if defined(__AVX512F__)
+    if (stride == 1)
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(src + i))));
+#elif defined(__F16C__)
+    if (stride == 1)
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
+#endif
+    for (; i < n; i++)
+        dst[i] = lr_half_to_float(src[i * stride]);
+}
+
+static inline void lr_store_half(const float* src, lr_half* dst, ptrdiff_t stride, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+#if defined(__AVX512F__)
+    if (stride == 1)
+        for (; i + 16 <= n; i += 16)
+            _mm256_storeu_si256((__m256i*)(dst + i),
+                                _mm512_cvtps_ph(_mm512_loadu_ps(src + i),
+                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(__F16C__)
+    if (stride == 1)
+        for (; i + 8 <= n; i += 8)
+            _mm_storeu_si128((__m128i*)(dst + i),
+                             _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+    for (; i < n; i++)
+        dst[i * stride] = lr_float_to_half(src[i]);
+}
 
 typedef uint16_t lr_bf16;
 
 static inline float lr_bf16_to_float(lr_bf16 b) {
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    return lr_f32_from_bits((uint32_t)b << 16);
 }
 
 static inline lr_bf16 lr_float_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
+    uint32_t u = lr_f32_bits(f);
     uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
     uint32_t quiet_nan = (u >> 16) | 0x40u;
     return (lr_bf16)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
