@@ -60,6 +60,14 @@ def compute_dtype(dtype):
     return _FLOAT64 if dtype == _FLOAT64 else _FLOAT32
 
 
+def largest(dtype):
+    """The largest finite value of a compute dtype, as a Python float."""
+    return _LARGEST[dtype]
+
+
+_LARGEST = {_FLOAT32: float(np.finfo(np.float32).max), _FLOAT64: float(np.finfo(np.float64).max)}
+
+
 def _plain(value, name):
     """``value`` as an ndarray (a base-class view for subclasses) and its mask."""
     if isinstance(value, np.ndarray):
@@ -191,7 +199,7 @@ class Call:
     def param(self, name, value, *, finite=True):
         """A real parameter the working dtype can hold, as PyTorch requires."""
         value = check_real(value, name, finite=finite)
-        if math.isfinite(value) and abs(value) > np.finfo(self.compute).max:
+        if math.isfinite(value) and abs(value) > largest(self.compute):
             raise ValueError(f"{name}={value!r} cannot be represented in {self.compute}, the "
                              f"dtype a {self.dtype} input is computed in")
         return value

@@ -8,7 +8,7 @@ from leakyrelu import _dispatch
 from typing import NamedTuple
 
 from leakyrelu._arrays import (Call, check_branch_visible, check_flag, check_real,
-                               compute_dtype, storage_dtype)
+                               compute_dtype, largest, storage_dtype)
 
 _RELU = _dispatch.kernels.RELU
 _LEAKY_RELU = _dispatch.kernels.LEAKY_RELU
@@ -208,11 +208,12 @@ def prelu_plan(ndim, shape, dtype, weight, axis):
         if plain.dtype.kind not in "fiu":
             raise TypeError(f"weight must be a real number or an array of them, not "
                             f"{type(weight).__name__}")
-        limit = np.finfo(compute_dtype(dtype)).max
+        limit = largest(compute_dtype(dtype))
         with np.errstate(invalid="ignore"):
             if np.any(np.isfinite(plain) & (np.abs(plain) > limit)):
-                raise ValueError(f"weight holds values that {compute_dtype(dtype)}, the "
-                                 f"dtype a {dtype} input is computed in, cannot represent")
+                raise ValueError(f"weight holds values that cannot be represented in "
+                                 f"{compute_dtype(dtype)}, the dtype a {dtype} input is "
+                                 "computed in")
     if plain.ndim > 1:
         raise ValueError(f"weight must be a scalar or 1-D, got shape {plain.shape}")
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
@@ -301,7 +302,8 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
     array([[-0.1, -0.5],
            [ 2. , -2. ]])
     """
-    if type(weight) is float and type(axis) is int:  # one slope: axis unused, but still checked
+    if type(weight) is float and type(axis) is int and not (
+            type(x) is np.ndarray and x.dtype.itemsize == 2):  # float16 rounds the weight first
         result = _dispatch.kernels.fast_unary(_LEAKY_RELU, x, out, num_threads, weight)
     else:
         result = _dispatch.kernels.fast_prelu(x, weight, axis, out, num_threads)
@@ -371,11 +373,13 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     layout = _channel_layout(x.shape, channel, plan.weight.shape[0])
     kernels = _dispatch.kernels
     partial = np.empty((kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
+    weight = np.ascontiguousarray(plan.weight, dtype=work)
+    if np.may_share_memory(weight, target):
+        weight = weight.copy()  # read throughout: never from what is written
     kernels.PRELU_GRAD[work.name](g.reshape(layout), x.reshape(layout), target.reshape(layout),
-                                  np.ascontiguousarray(plan.weight, dtype=work), partial,
-                                  call.threads)
+                                  weight, partial, call.threads)
     if target is not result:
-        with np.errstate(over="ignore"):  # rounding to float16 may overflow to inf, silently
+        with np.errstate(over="ignore", invalid="ignore"):  # rounding to half: inf, NaN
             np.copyto(result, target, casting="unsafe")
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN sums, like the kernels
         grad_weight = partial.sum(axis=0).astype(call.dtype).reshape(plan.shape)

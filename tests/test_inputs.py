@@ -1,0 +1,498 @@
+"""Every input a NumPy user has: array-likes, scalars, integer and bool arrays,
+subclasses, half precision, strided views, byte order and overlap.
+
+References are NumPy formulas (reference.py, through cases.Spec) and, where
+installed, PyTorch's CPU kernels. A fast-path and a general-path call must
+accept and refuse the same calls and give the same bits.
+"""
+import mmap
+import tracemalloc
+
+import numpy as np
+import pytest
+from cases import (BY_NAME, F16, F32, F64, SPECS, assert_same_bits, general_path_only,
+                   inputs, sample)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import leakyrelu as lr
+from leakyrelu import _dispatch
+
+try:
+    import ml_dtypes
+    BF16 = np.dtype(ml_dtypes.bfloat16)
+except ImportError:  # bfloat16 is optional
+    ml_dtypes = BF16 = None
+
+needs_bf16 = pytest.mark.skipif(ml_dtypes is None, reason="ml_dtypes is not installed")
+EXACT = [s for s in SPECS if s.kind == "exact"]
+
+
+# ------------------------------------------------------------ array-likes
+
+@pytest.mark.parametrize("value", [[-1.5, 0.0, 2.0], (-1.5, 0.0, 2.0), range(-2, 3)],
+                         ids=["list", "tuple", "range"])
+def test_sequences_act_like_np_asarray(value):
+    expected = np.where(np.asarray(value) > 0, np.asarray(value), 0.1 * np.asarray(value))
+    result = lr.leaky_relu(value, 0.1)
+    assert type(result) is np.ndarray and result.dtype == np.exp(np.asarray(value)).dtype
+    assert_same_bits(result, expected.astype(result.dtype))
+
+
+@pytest.mark.parametrize("value, dtype", [(3.0, F64), (-2.0, F64), (np.float32(-1), F32),
+                                          (np.float16(-4), F16), (-3, F64), (True, F16)])
+def test_scalar_in_numpy_scalar_out(value, dtype):
+    result = lr.leaky_relu(value, 0.5)
+    assert isinstance(result, np.generic) and result.dtype == dtype
+    x = np.asarray(value).astype(dtype)
+    want = x if x > 0 else (x.astype(np.float64 if dtype == F64 else np.float32) * 0.5)
+    assert result == want.astype(dtype)
+
+
+def test_zero_d_array_in_zero_d_array_out():
+    result = lr.relu(np.array(-2.0))
+    assert type(result) is np.ndarray and result.shape == () and result == 0.0
+    g = lr.relu_grad(np.array(3.0), np.array(1.0))
+    assert type(g) is np.ndarray and g.shape == () and g == 3.0
+
+
+def test_objects_with_array_protocols():
+    x = np.array([-2.0, 0.5, 3.0], np.float32)
+
+    class Interface:
+        __array_interface__ = x.__array_interface__
+
+    class Exports:
+        def __array__(self, dtype=None, copy=None):
+            return x
+
+    want = lr.leaky_relu(x, 0.25)
+    for value in (Interface(), Exports(), memoryview(x)):
+        assert_same_bits(lr.leaky_relu(value, 0.25), want)
+
+
+def test_torch_tensor_and_pandas_series():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([-2.0, 0.5, 3.0])
+    np.testing.assert_array_equal(lr.relu(x), torch.relu(x).numpy())
+    pd = pytest.importorskip("pandas")
+    s = pd.Series([-2.0, 0.5, 3.0])
+    np.testing.assert_array_equal(lr.leaky_relu(s, 0.5), [-1.0, 0.5, 3.0])
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int16, np.uint16,
+                                   np.int32, np.uint32, np.int64, np.uint64])
+def test_integers_and_bools_compute_in_the_float_dtype_of_np_exp(dtype):
+    x = np.arange(-3, 4).astype(dtype)
+    float_dtype = np.exp(np.zeros(0, dtype)).dtype
+    for spec in SPECS:
+        arrays = [x.astype(dtype)] * spec.n_arrays
+        params = spec.default(x.shape, float_dtype)
+        result = spec(arrays, params)
+        result = result[0] if spec.name == "prelu_grad" else result
+        assert result.dtype == float_dtype, spec.name
+        floats = [a.astype(float_dtype) for a in arrays]
+        want = spec(floats, params)
+        want = want[0] if spec.name == "prelu_grad" else want
+        assert_same_bits(result, want)
+
+
+# ------------------------------------------------------------ subclasses
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_stays_a_matrix():
+    m = np.matrix([[-1.0, 2.0], [3.0, -4.0]])
+    for result in (lr.relu(m), lr.elu(m), lr.leaky_relu_grad(m, m), lr.prelu(m, [0.1, 0.2])):
+        assert type(result) is np.matrix
+    np.testing.assert_array_equal(lr.relu(m), [[0.0, 2.0], [3.0, 0.0]])
+
+
+def test_masked_arrays_keep_their_mask_and_gradients_combine_them():
+    x = np.ma.array([-1.0, 2.0, -3.0, 4.0], mask=[0, 1, 0, 0])
+    g = np.ma.array([1.0, 1.0, 1.0, 1.0], mask=[0, 0, 1, 0])
+    y = lr.leaky_relu(x, 0.5)
+    assert isinstance(y, np.ma.MaskedArray)
+    np.testing.assert_array_equal(y.mask, [0, 1, 0, 0])
+    np.testing.assert_array_equal(y.compressed(), [-0.5, -1.5, 4.0])
+    for spec in SPECS:
+        if not spec.grad:
+            continue
+        params = spec.default(x.shape, F64)
+        result = spec([g, x], params)
+        result = result[0] if spec.name == "prelu_grad" else result
+        assert isinstance(result, np.ma.MaskedArray), spec.name
+        np.testing.assert_array_equal(result.mask, [0, 1, 1, 0], err_msg=spec.name)
+    # Masked elements add nothing to prelu's weight gradient.
+    _, dw = lr.prelu_grad(g, x, np.array([0.25]))
+    assert dw[0] == -1.0
+
+
+def test_masked_out_takes_the_mask_of_the_inputs():
+    x = np.ma.array([-1.0, 2.0, -3.0], mask=[0, 1, 0])
+    out = np.ma.array(np.zeros(3), mask=[1, 0, 0])
+    assert lr.relu(x, out=out) is out
+    np.testing.assert_array_equal(out.mask, [0, 1, 0])
+    np.testing.assert_array_equal(out.data[[0, 2]], [0.0, 0.0])
+
+
+def test_memmap_gives_a_plain_array(tmp_path):
+    path = tmp_path / "x.dat"
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=(4,))
+    mm[:] = [-1, 2, -3, 4]
+    result = lr.relu(mm)
+    assert type(result) is np.ndarray
+    np.testing.assert_array_equal(result, [0, 2, 0, 4])
+    assert lr.relu(mm, out=mm) is mm  # in place on a memmap
+    np.testing.assert_array_equal(mm, [0, 2, 0, 4])
+    del mm
+
+
+# ------------------------------------------------------------ byte order
+
+@pytest.mark.parametrize("spec", EXACT, ids=lambda s: s.name)
+def test_big_endian_in_place_and_out(spec):
+    rng = np.random.default_rng(1)
+    native = inputs(spec, (5, 7), F64, rng)
+    params = spec.default((5, 7), F64)
+    want = spec(native, params)
+    want = want[0] if spec.name == "prelu_grad" else want
+    swapped = [a.astype(">f8") for a in native]
+    got = spec(swapped, params, out=swapped[-1])
+    got = got[0] if spec.name == "prelu_grad" else got
+    assert got is swapped[-1]
+    assert_same_bits(swapped[-1].astype(F64), want)
+
+
+# ------------------------------------------------------------ half precision
+
+def all_halves():
+    return np.arange(2**16, dtype=np.uint16).view(np.float16)
+
+
+@pytest.mark.parametrize("spec", EXACT, ids=lambda s: s.name)
+def test_float16_every_value_every_build_every_layout(spec, isa):
+    x = all_halves().reshape(256, 256)
+    g = np.random.default_rng(3).standard_normal(x.shape).astype(np.float16)
+    arrays = [g, x] if spec.grad else [x]
+    params = spec.default(x.shape, F16)
+    spec.check(spec(arrays, params), arrays, params)
+    strided = [a[::-1, ::3] for a in arrays]
+    params = spec.default(strided[0].shape, F16)
+    spec.check(spec(strided, params), strided, params)
+
+
+def test_float16_matches_torch_half(torch_ref):
+    torch = torch_ref
+    x = all_halves()
+    t = torch.from_numpy(x.copy())
+    finite = ~np.isnan(x)
+    pairs = [(lr.relu(x), torch.relu(t)),
+             (lr.leaky_relu(x, 0.1), torch.nn.functional.leaky_relu(t, 0.1)),
+             (lr.rrelu(x, 0.1, 0.3), torch.nn.functional.rrelu(t, 0.1, 0.3, training=False)),
+             (lr.prelu(x, np.float16(0.25)),
+              torch.nn.functional.prelu(t, torch.tensor([0.25], dtype=torch.float16)))]
+    for ours, theirs in pairs:
+        theirs = theirs.numpy()
+        np.testing.assert_array_equal(ours.view(np.uint16)[finite], theirs.view(np.uint16)[finite])
+        assert np.isnan(ours[~finite]).all()
+
+
+def bfloat16_values():
+    bits = np.arange(2**16, dtype=np.uint16)
+    return bits.view(BF16), bits
+
+
+@needs_bf16
+@pytest.mark.parametrize("spec", EXACT, ids=lambda s: s.name)
+def test_bfloat16_every_value_every_build(spec, isa):
+    x, _ = bfloat16_values()
+    x = x.reshape(256, 256)
+    g = np.random.default_rng(4).standard_normal(x.shape).astype(BF16)
+    arrays = [g, x] if spec.grad else [x]
+    params = spec.default(x.shape, F32)
+    if "weight" in params and isinstance(params["weight"], np.ndarray):
+        params["weight"] = params["weight"].astype(BF16)
+    result = spec(arrays, params)
+    result = result[0] if spec.name == "prelu_grad" else result
+    assert result.dtype == BF16
+    wide = [a.astype(np.float32) for a in arrays]
+    wide_params = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) else v)
+                   for k, v in params.items()}
+    want = spec(wide, wide_params)
+    want = (want[0] if spec.name == "prelu_grad" else want).astype(BF16)
+    nan = np.isnan(want.astype(np.float32))
+    assert np.isnan(result.astype(np.float32)[nan]).all()
+    np.testing.assert_array_equal(result.view(np.uint16)[~nan], want.view(np.uint16)[~nan])
+    strided = [a[::2, ::-1] for a in arrays]
+    if "weight" in params and isinstance(params["weight"], np.ndarray):
+        params["weight"] = params["weight"][::-1].copy()
+    result = spec(strided, params)
+    result = result[0] if spec.name == "prelu_grad" else result
+    np.testing.assert_array_equal(result.view(np.uint16),
+                                  spec([a.copy() for a in strided], params)[0].view(np.uint16)
+                                  if spec.name == "prelu_grad" else
+                                  spec([a.copy() for a in strided], params).view(np.uint16))
+
+
+@needs_bf16
+def test_bfloat16_matches_torch(torch_ref):
+    torch = torch_ref
+    x, bits = bfloat16_values()
+    t = torch.from_numpy(bits.view(np.int16).copy()).view(torch.bfloat16)
+    finite = ~np.isnan(x.astype(np.float32))
+    g = np.random.default_rng(5).standard_normal(x.shape).astype(BF16)
+    tg = torch.from_numpy(g.view(np.int16).copy()).view(torch.bfloat16)
+    pairs = [(lr.relu(x), torch.relu(t)),
+             (lr.leaky_relu(x, 0.1), torch.nn.functional.leaky_relu(t, 0.1)),
+             (lr.leaky_relu_grad(g, x, 0.1),
+              torch.ops.aten.leaky_relu_backward(tg, t, 0.1, False)),
+             (lr.rrelu(x, 0.1, 0.3), torch.nn.functional.rrelu(t, 0.1, 0.3, training=False))]
+    for ours, theirs in pairs:
+        theirs = theirs.view(torch.int16).numpy().view(np.uint16)
+        np.testing.assert_array_equal(ours.view(np.uint16)[finite], theirs[finite])
+        assert np.isnan(ours.astype(np.float32)[~finite]).all()
+
+
+@needs_bf16
+def test_bfloat16_exponential_family_within_one_rounding():
+    x = np.random.default_rng(6).standard_normal(10**5).astype(BF16)
+    for name in ("elu", "celu", "selu"):
+        ours = getattr(lr, name)(x).astype(np.float64)
+        exact = getattr(lr, name)(x.astype(np.float64))
+        bf16_ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64) * 2**16
+        assert np.all(np.abs(ours - exact) <= bf16_ulp), name
+
+
+def test_float16_gradient_needs_no_staging():
+    n = 4 * 2**20
+    x = np.random.default_rng(7).standard_normal(n).astype(np.float16)
+    g, out = x.copy(), np.empty_like(x)
+    for call in (lambda: lr.leaky_relu_grad(g, x, 0.1, out=out),
+                 lambda: lr.elu_grad(g[::2], x[::2], out=out[::2]),
+                 lambda: lr.leaky_relu(x[::-1], out=out)):
+        tracemalloc.start()
+        call()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 0.05 * x.nbytes, peak
+
+
+# ------------------------------------------------------------ strides
+
+LAYOUTS = {
+    "every-other-column": lambda a: a[:, ::2],
+    "transposed-slice": lambda a: a.T[::2],
+    "reversed": lambda a: a[::-1, ::-1],
+    "4-d-unmergeable": lambda a: a.reshape(4, 16, 8, 32)[::2, :, ::3, ::2],
+    "broadcast-read": lambda a: np.broadcast_to(a[:1], a.shape),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=list(LAYOUTS))
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_strided_inputs_outputs_and_in_place(spec, layout, isa):
+    rng = np.random.default_rng(8)
+    view = LAYOUTS[layout]
+    bases = inputs(spec, (64, 256), F32, rng)
+    arrays = [view(b) for b in bases]
+    params = spec.default(arrays[0].shape, F32)
+    copies = [a.copy() for a in arrays]
+    want = spec(copies, params, num_threads=1)
+    for threads in (1, 2):
+        got = spec(arrays, params, num_threads=threads)
+        compare(spec, got, want)
+        out_base = np.zeros((64, 256), F32)
+        out = view(out_base) if layout != "broadcast-read" else out_base
+        got = spec(arrays, params, out=out, num_threads=threads)
+        compare(spec, got, want)
+    if layout != "broadcast-read":
+        before = bases[-1].copy()
+        got = spec(arrays, params, out=arrays[-1])  # in place on the view
+        compare(spec, got, want)
+        outside = np.ones(bases[-1].shape, bool)
+        view(outside)[...] = False
+        assert_same_bits(bases[-1][outside], before[outside])  # only the view changed
+
+
+def compare(spec, got, want):
+    if spec.name == "prelu_grad":
+        assert_same_bits(got[0], want[0])
+        assert_same_bits(got[1], want[1])
+    else:
+        assert_same_bits(got, want)
+
+
+def test_strided_calls_copy_nothing():
+    base = np.random.default_rng(9).standard_normal((1024, 2048)).astype(np.float32)
+    view, out = base[:, ::2], np.empty((1024, 1024), np.float32)
+    for call in (lambda: lr.leaky_relu(view, 0.1, out=out),
+                 lambda: lr.leaky_relu(base.T[::2], 0.1, out=base.T[::2]),
+                 lambda: lr.elu_grad(view, view, out=out)):
+        tracemalloc.start()
+        call()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 64 * 1024, peak
+
+
+# ------------------------------------------------------------ the bugs
+
+def test_prelu_weight_sharing_memory_with_out():
+    # The weight is a row of out: it must be read as it was before the call.
+    for inplace in (False, True):
+        x = -np.ones((4, 3))
+        out = x if inplace else np.zeros((4, 3))
+        w = out[0]
+        w[:] = [0.1, 0.2, 0.3]
+        want = lr.prelu(x.copy(), w.copy(), axis=1)
+        got = lr.prelu(x, w, axis=1, out=out)
+        np.testing.assert_array_equal(got, want)
+    for strided in (False, True):  # the general path too
+        base = -np.ones((4, 6))
+        x = base[:, ::2] if strided else base[:, :3].copy()
+        out = np.zeros((4, 3))
+        w = out[1]
+        w[:] = [0.1, 0.2, 0.3]
+        want = lr.prelu(x.copy(), w.copy())
+        np.testing.assert_array_equal(lr.prelu(x, w, out=out), want)
+
+
+def test_prelu_grad_weight_sharing_memory_with_out():
+    x = -np.ones((4, 3))
+    g = np.full((4, 3), 2.0)
+    out = np.zeros((4, 3))
+    w = out[2]
+    w[:] = [0.1, 0.2, 0.3]
+    want_dx, want_dw = lr.prelu_grad(g.copy(), x.copy(), w.copy())
+    dx, dw = lr.prelu_grad(g, x, w, out=out)
+    np.testing.assert_array_equal(dx, want_dx)
+    np.testing.assert_array_equal(dw, want_dw)
+
+
+UNREPRESENTABLE = [
+    ("leaky_relu", lambda x: lr.leaky_relu(x, alpha=1e300)),
+    ("leaky_relu_grad", lambda x: lr.leaky_relu_grad(x, x, alpha=-1e300)),
+    ("prelu", lambda x: lr.prelu(x, 1e300)),
+    ("rrelu-eval", lambda x: lr.rrelu(x, 1e300, 1e300)),
+    ("rrelu_grad-eval", lambda x: lr.rrelu_grad(x, x, -1e39, 0.5)),
+    ("elu", lambda x: lr.elu(x, alpha=1e39)),
+    ("celu", lambda x: lr.celu(x, alpha=1e-39)),
+]
+
+
+@pytest.mark.parametrize("dtype", [F16, F32], ids=str)
+@pytest.mark.parametrize("name, call", UNREPRESENTABLE, ids=[u[0] for u in UNREPRESENTABLE])
+def test_parameters_the_working_dtype_cannot_hold_are_refused(name, call, dtype):
+    x = -np.ones(4, dtype)
+    before = x.copy()
+    with pytest.raises(ValueError, match="cannot be represented in float32"):
+        call(x)
+    np.testing.assert_array_equal(x, before)
+    call(np.ones(4))  # float64 holds them
+
+
+def test_parameters_torch_refuses(torch_ref):
+    with pytest.raises(RuntimeError, match="overflow"):
+        torch_ref.nn.functional.leaky_relu(torch_ref.ones(3), 1e300)
+    with pytest.raises(RuntimeError, match="overflow"):
+        torch_ref.nn.functional.leaky_relu(torch_ref.ones(3, dtype=torch_ref.float16), 1e39)
+
+
+def test_rrelu_mean_of_huge_bounds_does_not_overflow():
+    x = -np.ones(3)
+    np.testing.assert_array_equal(lr.rrelu(x, -1e308, -1e308), lr.leaky_relu(x, -1e308))
+    np.testing.assert_array_equal(lr.rrelu_grad(x, x, 1e308, 1.5e308),
+                                  lr.leaky_relu_grad(x, x, 1.25e308))
+
+
+# ------------------------------------------------------------ one set of rules
+
+CHOICES = {
+    "dtype": [F16, F32, F64],
+    "alpha": [0.1, -0.5, 0.0, 2, np.float32(0.3), 1e39, 1e300, float("inf"), float("nan"),
+              True, "x"],
+    "threads": [None, 1, 2, 0, -1, 1024, 1025, True, 2.0],
+    "out": ["none", "fresh", "inplace", "float64", "int", "readonly", "overlap", "shape",
+            "list"],
+    "x": ["plain", "strided", "list", "fortran", "int", "scalar"],
+}
+
+
+def make_call(spec, data):
+    dtype = data.draw(st.sampled_from(CHOICES["dtype"]))
+    shape = data.draw(st.sampled_from([(0,), (7,), (3, 5), (2, 3, 4)]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    arrays = inputs(spec, shape, dtype, rng)
+    kind = data.draw(st.sampled_from(CHOICES["x"]))
+    if kind == "strided":
+        arrays = [np.repeat(a, 2, axis=-1)[..., ::2] for a in arrays]
+    elif kind == "list":
+        arrays = [a.tolist() for a in arrays]
+    elif kind == "fortran":
+        arrays = [np.asfortranarray(a) for a in arrays]
+    elif kind == "int":
+        arrays = [np.nan_to_num(a).astype(np.int32) for a in arrays]
+    elif kind == "scalar" and arrays[0].size:
+        arrays = [a.reshape(-1)[:1].reshape(()) for a in arrays]
+    params = spec.default(np.shape(arrays[0]), dtype)
+    for key in ("alpha", "lower"):
+        if key in params:
+            params[key] = data.draw(st.sampled_from(CHOICES["alpha"]))
+    if spec.name == "prelu" and data.draw(st.booleans()):
+        params = {"weight": data.draw(st.sampled_from(CHOICES["alpha"]))}
+    threads = data.draw(st.sampled_from(CHOICES["threads"]))
+    out = data.draw(st.sampled_from(CHOICES["out"]))
+    like = np.asarray(arrays[-1])
+    outs = {"none": None, "fresh": np.zeros(like.shape, like.dtype),
+            "inplace": arrays[-1], "float64": np.zeros(like.shape),
+            "int": np.zeros(like.shape, np.int64),
+            "readonly": np.zeros(like.shape, like.dtype),
+            "overlap": None, "shape": np.zeros(like.shape + (2,), like.dtype),
+            "list": [0.0]}
+    outs["readonly"].setflags(write=False)
+    if out == "overlap" and isinstance(arrays[-1], np.ndarray) and like.ndim and like.size > 1:
+        buffer = np.zeros(like.size + 1, like.dtype)
+        buffer[1:] = like.reshape(-1)
+        arrays[-1] = buffer[1:].reshape(like.shape)
+        outs["overlap"] = buffer[:-1].reshape(like.shape)
+    return arrays, params, {"out": outs[out], "num_threads": threads}
+
+
+def outcome(spec, arrays, params, kwargs):
+    """The result, or the exception's type and message, of one call on copies."""
+    arrays = [a.copy() if isinstance(a, np.ndarray) else a for a in arrays]
+    out = kwargs["out"]
+    if isinstance(out, np.ndarray):
+        for i, a in enumerate(arrays):
+            if out is a:
+                out = arrays[i]
+        else:
+            if out.flags.writeable:
+                out = out.copy()
+    try:
+        with np.errstate(all="ignore"):
+            result = spec(arrays, params, out=out, num_threads=kwargs["num_threads"])
+    except (TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+    return result
+
+
+@settings(deadline=None)
+@given(data=st.data())
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_fast_and_general_paths_accept_the_same_calls_and_agree(spec, data):
+    arrays, params, kwargs = make_call(spec, data)
+    fast = outcome(spec, arrays, params, kwargs)
+    active = _dispatch.kernels
+    _dispatch.kernels = general_path_only(active)
+    try:
+        general = outcome(spec, arrays, params, kwargs)
+    finally:
+        _dispatch.kernels = active
+    if isinstance(fast, tuple) and isinstance(fast[0], type):
+        assert fast == general
+    elif spec.name == "prelu_grad":
+        compare(spec, fast, general)
+    else:
+        assert type(fast) is type(general)
+        assert_same_bits(np.asarray(fast), np.asarray(general))
