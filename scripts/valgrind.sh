@@ -154,10 +154,10 @@ for isa in _dispatch.supported_instruction_sets():
         x = sample(1000, dtype)
         out = np.empty_like(x)
         for offset in (2**32 - 500, 2**64 - 1000):
-            loop, kernels = _dispatch.kernels.LOOPS[out.dtype.name], _dispatch.kernels.KERNELS
+            loop, ids = _dispatch.kernels.LOOPS[out.dtype.char], _dispatch.kernels.KERNEL_IDS
             views = [a.reshape(1, 1, -1) for a in (out, x, x)]
-            loop(kernels.index("rrelu_train"), *views, 0.1, 0.3, 0, 1, 2, offset, 1)
-            loop(kernels.index("rrelu_train_grad"), *views, 0.1, 0.3, 0, 1, 2, offset, 1)
+            loop(ids["rrelu_train"], *views, 0.1, 0.3, 0, 1, 2, offset, 1)
+            loop(ids["rrelu_train_grad"], *views, 0.1, 0.3, 0, 1, 2, offset, 1)
             calls += 2
 print(f"valgrind.sh: {calls} calls on kernels {_dispatch.supported_instruction_sets()}")
 PY

@@ -113,8 +113,9 @@ OFFSETS = [0, 2**31 - 5000, 2**32 - 5000, 2**32 + 3, 2**33 - 70000, 2**64 - 1000
 def run_kernel(name, out, a0, a1, lower, upper, key0, key1, offset, threads):
     """The general loop of the active build on 1-D arrays, with an index offset."""
     kernels = _dispatch.kernels
-    kernels.LOOPS[out.dtype.name](kernels.KERNELS.index(name), *(a.reshape(1, 1, -1) for a in (out, a0, a1)),
-                                  lower, upper, 0.0, key0, key1, offset, threads)
+    views = [a.reshape(1, 1, -1) for a in (out, a0, a1)]
+    kernels.LOOPS[out.dtype.char](kernels.KERNEL_IDS[name], *views, lower, upper, 0.0,
+                                  key0, key1, offset, threads)
 
 
 @pytest.mark.parametrize("offset", OFFSETS)

@@ -86,6 +86,8 @@ def _plain(value, name):
 
 def _wrapper(values, plains, masks):
     """How to hand back a result computed as a plain ndarray, as a ufunc would."""
+    if all(type(v) is np.ndarray for v in values):
+        return None
     if any(m is not None for m in masks):
         mask = np.ma.nomask
         for m in masks:
@@ -190,7 +192,7 @@ class Call:
         self.wrap = _wrapper([v for _, v in named], plains, masks)
         self.mask = np.ma.nomask  # where any input is masked
         for m in masks:
-            if m is not None:
+            if m is not None and m is not np.ma.nomask:
                 self.mask = np.ma.mask_or(self.mask, m)
         self.given_out = out
         self.out = None if out is None else check_out(out, self.shape, dtype)
@@ -211,11 +213,19 @@ class Call:
         """
         inputs = list(self.arrays) + list(extra)
         out = self.out
+        kernels = _dispatch.kernels
+        if not (extra or keys[0] or keys[1]) and len(inputs) <= 2:
+            # Converted array-likes are often plain arrays now: the fast entry
+            # points take them whole (they decline anything they cannot).
+            fast = kernels.fast_unary if len(inputs) == 1 else kernels.fast_binary
+            result = fast(kernels.KERNEL_IDS[kernel], *inputs, out, self.threads or None,
+                          *params)
+            if result is not None:
+                return self.result(result)
         if out is None:
             layout = "C" if c_order else "K"
             out = np.empty_like(inputs[0], order=layout, dtype=self.dtype, subok=False)
-        run_elementwise(_dispatch.kernels, kernel, inputs, out, params, keys, c_order,
-                        self.threads)
+        run_elementwise(kernels, kernel, inputs, out, params, keys, c_order, self.threads)
         return self.result(out)
 
     def result(self, out):
@@ -244,15 +254,16 @@ def run_elementwise(kernels, kernel, inputs, out, params, keys, c_order, threads
         target = np.empty(out.shape, out.dtype.newbyteorder("="))
     # An input that overlaps the output other than element for element is
     # read from a copy, as is an unaligned one: results never depend on it.
-    inputs = [a if a.flags.aligned and (not np.may_share_memory(a, target)
-                                        or _same_elements(a, target)) else a.copy()
+    inputs = [a if (a is target or not np.may_share_memory(a, target)
+                    or _same_elements(a, target)) and a.flags.aligned else a.copy()
               for a in inputs]
-    loop = kernels.LOOPS[target.dtype.name]
+    loop = kernels.LOOPS[target.dtype.char]
+    number = kernels.KERNEL_IDS[kernel]
     p = (tuple(params) + (0.0, 0.0, 0.0))[:3]
     for offset, (o, a0, a1) in _walk(target, inputs, c_order):
         if o.dtype.itemsize == 2:  # float16 and bfloat16 travel as uint16 buffers
             o, a0, a1 = o.view(_UINT16), a0.view(_UINT16), a1.view(_UINT16)
-        loop(kernels.KERNELS.index(kernel), o, a0, a1, *p, *keys, offset, threads)
+        loop(number, o, a0, a1, *p, *keys, offset, threads)
     if target is not out:
         np.copyto(out, target)
 
@@ -267,8 +278,11 @@ def _walk(out, inputs, c_order):
     """
     arrays = [out] + inputs[:2]
     if len(arrays) == 2:
+        flat = inputs[0].reshape(1, 1, -1) if inputs[0].flags.c_contiguous else None
+        if flat is not None and out.flags.c_contiguous:
+            return [(0, [out.reshape(1, 1, -1), flat, flat])]
         arrays.append(arrays[1])
-    if all(a.flags.c_contiguous for a in arrays):
+    elif all(a.flags.c_contiguous for a in arrays):
         return [(0, [a.reshape(1, 1, -1) for a in arrays])]
     if not c_order and all(a.flags.f_contiguous for a in arrays):
         return [(0, [a.T.reshape(1, 1, -1) for a in arrays])]

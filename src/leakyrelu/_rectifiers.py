@@ -376,7 +376,7 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     weight = np.ascontiguousarray(plan.weight, dtype=work)
     if np.may_share_memory(weight, target):
         weight = weight.copy()  # read throughout: never from what is written
-    kernels.PRELU_GRAD[work.name](g.reshape(layout), x.reshape(layout), target.reshape(layout),
+    kernels.PRELU_GRAD[work.char](g.reshape(layout), x.reshape(layout), target.reshape(layout),
                                   weight, partial, call.threads)
     if target is not result:
         with np.errstate(over="ignore", invalid="ignore"):  # rounding to half: inf, NaN
