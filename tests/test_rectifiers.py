@@ -627,6 +627,34 @@ def test_rrelu_training_same_for_every_kernel_build():
         _dispatch.use(previous)
 
 
+def reference_rrelu_slopes(seed, n, lower, upper, dtype, first=0):
+    """The documented noise stream (docs/performance.md), from reference.py."""
+    return ref.rrelu_slopes(first + np.arange(n, dtype=np.uint64), *ref.rrelu_keys(seed),
+                            lower, upper, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("seed", [0, 5, 2**32 + 7, 2**64 - 1])
+def test_rrelu_training_stream_is_the_documented_one(isa, dtype, seed):
+    x = -np.ones((3, 5000), dtype)
+    slope = lr.rrelu_grad(np.ones_like(x), x, 0.1, 0.3, training=True, seed=seed)
+    expected = reference_rrelu_slopes(seed, x.size, 0.1, 0.3, dtype).reshape(x.shape)
+    assert_bits_equal(slope, expected)
+
+
+def test_rrelu_training_seeds_are_not_reorderings_of_one_stream():
+    # Keys mixed in by xor alone would make one seed's stream a permutation
+    # (blocks swapped) of another's: the same 24-bit draws in another order.
+    x = -np.ones(2**16)
+    draws = []
+    for seed in (1, 2):
+        s = lr.rrelu_grad(np.ones_like(x), x, 0.0, 1.0, training=True, seed=seed)
+        draws.append(np.round(s * 2**24).astype(np.int64))
+    shared = np.intersect1d(draws[0], draws[1]).size
+    # Independent draws share about 2**16 * 2**16 / 2**24 = 256 values.
+    assert shared < 600, shared
+
+
 def chi_square_p_ok(counts):
     """Whether equal-probability bin counts pass a chi-square test at p = 0.001."""
     if stats is not None:

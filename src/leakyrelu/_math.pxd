@@ -115,8 +115,18 @@ cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
 
 cdef inline floating rrelu_slope(uint64_t index, uint32_t key0, uint32_t key1,
                                  floating lower, floating width, floating upper) noexcept nogil:
-    cdef uint32_t h = mix32(mix32(<uint32_t>index ^ key0) ^ (<uint32_t>(index >> 32) + key1))
-    # 24 random bits give a uniform in [0, 1) that float and double hold exactly.
-    cdef floating slope = lower + width * (<floating>(h >> 8) * <floating>5.9604644775390625e-08)
+    # One round of mix32 per element (two multiplies), on 32-bit lanes: the
+    # index's low word and key0 enter first; key1 and the high word enter
+    # halfway, so that two seeds' streams are not re-orderings of each other.
+    cdef uint32_t h = <uint32_t>index ^ key0
+    h ^= h >> 16
+    h *= 0x7feb352du
+    h ^= key1 ^ <uint32_t>(index >> 32)
+    h ^= h >> 15
+    h *= 0x846ca68bu
+    h ^= h >> 16
+    # 24 random bits: a uniform in [0, 1) that float and double hold exactly.
+    # width * 2^-24 is exact, so this is lower + width * u with one product.
+    cdef floating slope = lower + (width * <floating>5.9604644775390625e-08) * <floating>(h >> 8)
     # Rounding may carry lower + width * u past upper; the slope never does.
     return slope if slope < upper else upper
