@@ -425,6 +425,34 @@ def test_from_output_refuses_negative_slope():
     assert_bits_equal(lr.leaky_relu_grad(g, x, -0.1), ref.leaky_relu_grad(g, x, -0.1))
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("inner", [1, 700, 5000])
+@pytest.mark.parametrize("target", ["g", "x", "g+3", "g-3", "x+5", "x-5"])
+def test_prelu_grad_kernel_with_aliased_grad_x(isa, dtype, inner, target):
+    # grad_x and the weight sum are computed in one pass; grad_x may be an
+    # input itself, or overlap one partly, and the answer is that of copies.
+    channels, outer = 3, 4
+    n = outer * channels * inner
+    storage = {"x": np.zeros(n + 16, dtype), "g": np.zeros(n + 16, dtype)}
+    storage["x"][8:8 + n] = sample(dtype, n)
+    storage["g"][8:8 + n] = normal_like(storage["x"][8:8 + n])
+    g = storage["g"][8:8 + n].reshape(outer, channels, inner)
+    x = storage["x"][8:8 + n].reshape(outer, channels, inner)
+    w = np.array([0.1, 0.7, -0.3], dtype)
+    with np.errstate(all="ignore"):  # the reference formula on copies
+        expected = np.where(np.isnan(x), x, np.where(x > 0, g, g * w[:, None]))
+    kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
+    blocks = _dispatch.kernels.prelu_grad_blocks(outer, inner)
+    separate = np.empty((blocks, channels))
+    kernel(g.copy(), x.copy(), np.empty_like(x), w, separate, 1)
+    shift = int(target[1:] or 0)
+    grad_x = storage[target[0]][8 + shift:8 + shift + n].reshape(outer, channels, inner)
+    partial = np.empty((blocks, channels))
+    kernel(g, x, grad_x, w, partial, 1)
+    assert_bits_equal(grad_x, expected)
+    assert_bits_equal(partial, separate)
+
+
 # ---------------------------------------------------------------- prelu API
 
 

@@ -79,11 +79,14 @@ cdef inline floating elu_grad_from_output(floating g, floating y, floating negco
 cdef inline double prelu_weight_term(floating x, floating g) noexcept nogil:
     return 0.0 if x > 0 else <double>x * <double>g
 
-cdef inline double prelu_weight_sum(const floating* x, const floating* g,
-                                    Py_ssize_t n) noexcept nogil:
-    # 32 partial sums added in a fixed order: it vectorises without
+cdef inline double prelu_grad_run(const floating* x, const floating* g, floating* grad_x,
+                                  Py_ssize_t n, floating w) noexcept nogil:
+    # One pass: grad_x = leaky_relu_grad(g, x, w), and the weight sum over the
+    # run. 32 partial sums added in a fixed order: it vectorises without
     # reassociating (several vectors deep, to hide the adds' latency), so the
-    # sum has the same bits on every machine and thread count.
+    # sum has the same bits on every machine and thread count. Each element is
+    # read before it is written, so grad_x may be g or x itself (GCC's overlap
+    # check lets equal pointers through); a partial overlap must be copied.
     cdef double lanes[32]
     cdef Py_ssize_t j, k, width, body = n - n % 32
     for k in range(32):
@@ -91,8 +94,10 @@ cdef inline double prelu_weight_sum(const floating* x, const floating* g,
     for j in range(0, body, 32):
         for k in range(32):
             lanes[k] += prelu_weight_term(x[j + k], g[j + k])
+            grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
     for j in range(body, n):
         lanes[j - body] += prelu_weight_term(x[j], g[j])
+        grad_x[j] = leaky_relu_grad(g[j], x[j], w)
     width = 16
     while width > 0:  # pairwise, in a fixed order
         for k in range(width):
