@@ -167,8 +167,10 @@ def ulp_distance(a, b):
 
 # rrelu in training, rewritten from the description of its noise: each
 # element's slope comes from a counter-based hash of (seed keys, element
-# index in C order); 24 bits of the hash make a uniform u in [0, 1) and the
-# slope is lower + (upper - lower) * u in the working dtype, never above upper.
+# index in C order): one round of a 32-bit mixer on the index's low word
+# xor key0, with key1 xor the index's high word mixed in between its two
+# multiplies. 24 bits of the hash make a uniform u in [0, 1) and the slope
+# is lower + (upper - lower) * u in the working dtype, never above upper.
 def _mix32(h):
     """A 32-bit finaliser (xor-shift, multiply), elementwise on uint32 arrays."""
     h = np.asarray(h, dtype=np.uint32)
@@ -194,11 +196,15 @@ def rrelu_slopes(index, key0, key1, lower, upper, dtype):
     low = (index & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     high = (index >> np.uint64(32)).astype(np.uint32)
     with np.errstate(over="ignore"):
-        h = _mix32(_mix32(low ^ np.uint32(key0)) ^ (high + np.uint32(key1)))
+        h = low ^ np.uint32(key0)
+        h = (h ^ (h >> np.uint32(16))) * np.uint32(0x7feb352d)
+        h = h ^ np.uint32(key1) ^ high
+        h = (h ^ (h >> np.uint32(15))) * np.uint32(0x846ca68b)
+        h = h ^ (h >> np.uint32(16))
     t = np.dtype(dtype).type
-    u = (h >> np.uint32(8)).astype(dtype) * t(2.0**-24)
     lo, hi = t(lower), t(upper)
-    slope = lo + (hi - lo) * u
+    # (hi - lo) * 2**-24 is exact: this is lo + (hi - lo) * u
+    slope = lo + ((hi - lo) * t(2.0**-24)) * (h >> np.uint32(8)).astype(dtype)
     return np.where(slope < hi, slope, hi)
 
 

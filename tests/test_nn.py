@@ -256,3 +256,69 @@ def test_prelu_backward_uses_the_weight_of_its_forward(rng):
     layer.weight -= 0.1  # an optimiser step before backward
     dx = layer.backward(g)
     np.testing.assert_array_equal(dx, np.where(x > 0, g, 0.2 * g))
+
+
+# ---------------------------------------------------------------- reuse_buffers
+
+REUSABLE = {
+    "ReLU": lambda **kw: nn.ReLU(**kw),
+    "LeakyReLU": lambda **kw: nn.LeakyReLU(0.2, **kw),
+    "ELU": lambda **kw: nn.ELU(1.3, **kw),
+    "CELU": lambda **kw: nn.CELU(0.7, **kw),
+    "SELU": lambda **kw: nn.SELU(**kw),
+    "RReLU": lambda **kw: nn.RReLU(0.1, 0.3, seed=4, **kw),
+    "PReLU": lambda **kw: nn.PReLU(3, init=0.3, **kw),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", REUSABLE)
+def test_reuse_buffers_gives_the_same_results(rng, name, dtype):
+    plain, reusing = REUSABLE[name](), REUSABLE[name](reuse_buffers=True)
+    assert reusing.reuse_buffers and not plain.reuse_buffers
+    outputs, grads = [], []
+    for step in range(3):
+        x, g = inputs(rng, dtype)
+        y, y_plain = reusing(x), plain(x)
+        np.testing.assert_array_equal(y, y_plain)
+        dx, dx_plain = reusing.backward(g), plain.backward(g)
+        np.testing.assert_array_equal(dx, dx_plain)
+        outputs.append(y)
+        grads.append(dx)
+    # the same arrays every call: nothing allocated after the first
+    assert outputs[0] is outputs[1] is outputs[2]
+    assert grads[0] is grads[1] is grads[2]
+    if name == "PReLU":
+        np.testing.assert_array_equal(reusing.weight_grad, plain.weight_grad)
+
+
+@pytest.mark.parametrize("name", REUSABLE)
+def test_reuse_buffers_with_aliased_and_changing_inputs(rng, name):
+    reusing, plain = REUSABLE[name](reuse_buffers=True), REUSABLE[name]()
+    x, g = inputs(rng, np.float64)
+    y = reusing(x)
+    # the layer applied to its own output: a fresh buffer, and backward still
+    # differentiates that call (its input, y, is not overwritten)
+    y_plain = plain(plain(x).copy())
+    y2 = reusing(y)
+    assert not np.may_share_memory(y2, y)
+    np.testing.assert_array_equal(y2, y_plain)
+    np.testing.assert_array_equal(reusing.backward(g), plain.backward(g))
+    # a gradient passed back in as grad_output
+    dx = reusing.backward(g.copy())
+    dx_plain = plain.backward(dx.copy())
+    np.testing.assert_array_equal(reusing.backward(dx), dx_plain)
+    # a new shape, dtype or memory order: new arrays, right values
+    for x_new in (rng.standard_normal((2, 3, 7)), rng.standard_normal((4, 3, 5)).astype(np.float32),
+                  rng.standard_normal((4, 3, 10))[:, :, ::2], np.asfortranarray(x)):
+        y_new = reusing(x_new)
+        np.testing.assert_array_equal(y_new, plain(x_new))
+        g_new = rng.standard_normal(x_new.shape).astype(x_new.dtype)
+        np.testing.assert_array_equal(reusing.backward(g_new), plain.backward(g_new))
+
+
+def test_reuse_buffers_off_allocates_each_call(rng):
+    layer = nn.LeakyReLU()
+    x, g = inputs(rng, np.float32)
+    assert layer(x) is not layer(x)
+    assert layer.backward(g) is not layer.backward(g)

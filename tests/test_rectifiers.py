@@ -425,6 +425,34 @@ def test_from_output_refuses_negative_slope():
     assert_bits_equal(lr.leaky_relu_grad(g, x, -0.1), ref.leaky_relu_grad(g, x, -0.1))
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("inner", [1, 700, 5000])
+@pytest.mark.parametrize("target", ["g", "x", "g+3", "g-3", "x+5", "x-5"])
+def test_prelu_grad_kernel_with_aliased_grad_x(isa, dtype, inner, target):
+    # grad_x and the weight sum are computed in one pass; grad_x may be an
+    # input itself, or overlap one partly, and the answer is that of copies.
+    channels, outer = 3, 4
+    n = outer * channels * inner
+    storage = {"x": np.zeros(n + 16, dtype), "g": np.zeros(n + 16, dtype)}
+    storage["x"][8:8 + n] = sample(dtype, n)
+    storage["g"][8:8 + n] = normal_like(storage["x"][8:8 + n])
+    g = storage["g"][8:8 + n].reshape(outer, channels, inner)
+    x = storage["x"][8:8 + n].reshape(outer, channels, inner)
+    w = np.array([0.1, 0.7, -0.3], dtype)
+    with np.errstate(all="ignore"):  # the reference formula on copies
+        expected = np.where(np.isnan(x), x, np.where(x > 0, g, g * w[:, None]))
+    kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
+    blocks = _dispatch.kernels.prelu_grad_blocks(outer, inner)
+    separate = np.empty((blocks, channels))
+    kernel(g.copy(), x.copy(), np.empty_like(x), w, separate, 1)
+    shift = int(target[1:] or 0)
+    grad_x = storage[target[0]][8 + shift:8 + shift + n].reshape(outer, channels, inner)
+    partial = np.empty((blocks, channels))
+    kernel(g, x, grad_x, w, partial, 1)
+    assert_bits_equal(grad_x, expected)
+    assert_bits_equal(partial, separate)
+
+
 # ---------------------------------------------------------------- prelu API
 
 
@@ -625,6 +653,34 @@ def test_rrelu_training_same_for_every_kernel_build():
                 assert_bits_equal(slopes[isa], slopes[builds[0]])
     finally:
         _dispatch.use(previous)
+
+
+def reference_rrelu_slopes(seed, n, lower, upper, dtype, first=0):
+    """The documented noise stream (docs/performance.md), from reference.py."""
+    return ref.rrelu_slopes(first + np.arange(n, dtype=np.uint64), *ref.rrelu_keys(seed),
+                            lower, upper, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("seed", [0, 5, 2**32 + 7, 2**64 - 1])
+def test_rrelu_training_stream_is_the_documented_one(isa, dtype, seed):
+    x = -np.ones((3, 5000), dtype)
+    slope = lr.rrelu_grad(np.ones_like(x), x, 0.1, 0.3, training=True, seed=seed)
+    expected = reference_rrelu_slopes(seed, x.size, 0.1, 0.3, dtype).reshape(x.shape)
+    assert_bits_equal(slope, expected)
+
+
+def test_rrelu_training_seeds_are_not_reorderings_of_one_stream():
+    # Keys mixed in by xor alone would make one seed's stream a permutation
+    # (blocks swapped) of another's: the same 24-bit draws in another order.
+    x = -np.ones(2**16)
+    draws = []
+    for seed in (1, 2):
+        s = lr.rrelu_grad(np.ones_like(x), x, 0.0, 1.0, training=True, seed=seed)
+        draws.append(np.round(s * 2**24).astype(np.int64))
+    shared = np.intersect1d(draws[0], draws[1]).size
+    # Independent draws share about 2**16 * 2**16 / 2**24 = 256 values.
+    assert shared < 600, shared
 
 
 def chi_square_p_ok(counts):

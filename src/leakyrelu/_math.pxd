@@ -79,11 +79,14 @@ cdef inline floating elu_grad_from_output(floating g, floating y, floating negco
 cdef inline double prelu_weight_term(floating x, floating g) noexcept nogil:
     return 0.0 if x > 0 else <double>x * <double>g
 
-cdef inline double prelu_weight_sum(const floating* x, const floating* g,
-                                    Py_ssize_t n) noexcept nogil:
-    # 32 partial sums added in a fixed order: it vectorises without
+cdef inline double prelu_grad_run(const floating* x, const floating* g, floating* grad_x,
+                                  Py_ssize_t n, floating w) noexcept nogil:
+    # One pass: grad_x = leaky_relu_grad(g, x, w), and the weight sum over the
+    # run. 32 partial sums added in a fixed order: it vectorises without
     # reassociating (several vectors deep, to hide the adds' latency), so the
-    # sum has the same bits on every machine and thread count.
+    # sum has the same bits on every machine and thread count. Each element is
+    # read before it is written, so grad_x may be g or x itself (GCC's overlap
+    # check lets equal pointers through); a partial overlap must be copied.
     cdef double lanes[32]
     cdef Py_ssize_t j, k, width, body = n - n % 32
     for k in range(32):
@@ -91,8 +94,10 @@ cdef inline double prelu_weight_sum(const floating* x, const floating* g,
     for j in range(0, body, 32):
         for k in range(32):
             lanes[k] += prelu_weight_term(x[j + k], g[j + k])
+            grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
     for j in range(body, n):
         lanes[j - body] += prelu_weight_term(x[j], g[j])
+        grad_x[j] = leaky_relu_grad(g[j], x[j], w)
     width = 16
     while width > 0:  # pairwise, in a fixed order
         for k in range(width):
@@ -115,8 +120,18 @@ cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
 
 cdef inline floating rrelu_slope(uint64_t index, uint32_t key0, uint32_t key1,
                                  floating lower, floating width, floating upper) noexcept nogil:
-    cdef uint32_t h = mix32(mix32(<uint32_t>index ^ key0) ^ (<uint32_t>(index >> 32) + key1))
-    # 24 random bits give a uniform in [0, 1) that float and double hold exactly.
-    cdef floating slope = lower + width * (<floating>(h >> 8) * <floating>5.9604644775390625e-08)
+    # One round of mix32 per element (two multiplies), on 32-bit lanes: the
+    # index's low word and key0 enter first; key1 and the high word enter
+    # halfway, so that two seeds' streams are not re-orderings of each other.
+    cdef uint32_t h = <uint32_t>index ^ key0
+    h ^= h >> 16
+    h *= 0x7feb352du
+    h ^= key1 ^ <uint32_t>(index >> 32)
+    h ^= h >> 15
+    h *= 0x846ca68bu
+    h ^= h >> 16
+    # 24 random bits: a uniform in [0, 1) that float and double hold exactly.
+    # width * 2^-24 is exact, so this is lower + width * u with one product.
+    cdef floating slope = lower + (width * <floating>5.9604644775390625e-08) * <floating>(h >> 8)
     # Rounding may carry lower + width * u past upper; the slope never does.
     return slope if slope < upper else upper

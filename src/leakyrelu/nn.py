@@ -10,6 +10,16 @@ than once for the same forward.
 Layers hold no dtype of their own: the output has the input's dtype
 (float16, float32 or float64). :class:`PReLU` stores its weight in float64
 by default and casts it to the input's dtype in each forward.
+
+Every layer takes ``reuse_buffers=False``. With True, it writes each
+forward's output and each backward's gradient into arrays it keeps from
+the previous call of the same shape and dtype, instead of allocating new
+ones. That saves the page faults of a fresh array (a large share of an
+allocating call's time beyond the cache: docs/performance.md), at a price:
+the array a call returns is overwritten by the layer's next call of the
+same kind, so use or copy it before then. An input that shares memory with
+a kept buffer (the layer applied to its own output) gets a new buffer, so
+results stay right.
 """
 import numpy as np
 
@@ -24,6 +34,7 @@ class Module:
     """Base class: ``__call__`` runs ``forward``; ``train()`` and ``eval()`` set `training`."""
 
     training = True
+    reuse_buffers = False
 
     def __call__(self, x):
         return self.forward(x)
@@ -46,6 +57,25 @@ class Module:
     def zero_grad(self):
         """Reset accumulated parameter gradients (layers without parameters have none)."""
 
+    def _buffer(self, kind, like, *inputs):
+        """The kept array for this `kind` of result, or None to allocate one.
+
+        Only plain float arrays of one shape and dtype qualify; a buffer that
+        shares memory with an input is replaced, not overwritten.
+        """
+        if not self.reuse_buffers:
+            return None
+        for a in (like, *inputs):
+            if (type(a) is not np.ndarray or a.dtype.kind != "f" or a.dtype != like.dtype
+                    or a.shape != like.shape):
+                return None
+        buffers = self.__dict__.setdefault("_buffers", {})
+        buffer = buffers.get(kind)
+        if (buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype
+                or any(np.may_share_memory(buffer, a) for a in inputs)):
+            buffer = buffers[kind] = np.empty(like.shape, like.dtype)
+        return buffer
+
     def _saved(self):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
@@ -62,28 +92,31 @@ class _Elementwise(Module):
     """A layer with a forward ``f(x, *params, out=)`` and a gradient
     ``f_grad(g, x, *params, from_output=)``."""
 
-    def __init__(self, inplace):
+    def __init__(self, inplace, reuse_buffers=False):
         self.inplace = bool(inplace)
+        self.reuse_buffers = bool(reuse_buffers)
         self._cache = None
 
     def _params(self):
         return ()
 
     def forward(self, x):
-        y = self._forward(x, *self._params(), out=x if self.inplace else None)
+        out = x if self.inplace else self._buffer("output", x, x)
+        y = self._forward(x, *self._params(), out=out)
         self._cache = y if self.inplace else x
         return y
 
     def backward(self, grad_output):
-        return self._grad(grad_output, self._saved(), *self._params(),
-                          from_output=self.inplace)
+        saved = self._saved()
+        return self._grad(grad_output, saved, *self._params(), from_output=self.inplace,
+                          out=self._buffer("grad", saved, grad_output, saved))
 
 
 class _WithAlpha(_Elementwise):
     """A layer whose one parameter is ``alpha``, the slope or scale below 0."""
 
-    def __init__(self, alpha, inplace):
-        super().__init__(inplace)
+    def __init__(self, alpha, inplace, reuse_buffers=False):
+        super().__init__(inplace, reuse_buffers)
         self.alpha = _rect.check_real(alpha, "alpha")
         check_branch_visible(self.inplace, "inplace", self.alpha, "alpha")
 
@@ -101,6 +134,9 @@ class ReLU(_Elementwise):
     ----------
     inplace : bool, default False
         Write the output over the input; backward then uses the output.
+    reuse_buffers : bool, default False
+        Write results into arrays kept from the previous call; each result
+        is then overwritten by the next call (see :mod:`leakyrelu.nn`).
 
     Examples
     --------
@@ -115,8 +151,8 @@ class ReLU(_Elementwise):
     _forward = staticmethod(_rect.relu)
     _grad = staticmethod(_rect.relu_grad)
 
-    def __init__(self, inplace=False):
-        super().__init__(inplace)
+    def __init__(self, inplace=False, *, reuse_buffers=False):
+        super().__init__(inplace, reuse_buffers)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -132,6 +168,9 @@ class LeakyReLU(_WithAlpha):
     inplace : bool, default False
         Write the output over the input; backward then uses the output,
         which needs ``alpha >= 0``.
+    reuse_buffers : bool, default False
+        Write results into arrays kept from the previous call; each result
+        is then overwritten by the next call (see :mod:`leakyrelu.nn`).
 
     Examples
     --------
@@ -146,8 +185,8 @@ class LeakyReLU(_WithAlpha):
     _forward = staticmethod(_rect.leaky_relu)
     _grad = staticmethod(_rect.leaky_relu_grad)
 
-    def __init__(self, alpha=0.01, inplace=False):
-        super().__init__(alpha, inplace)
+    def __init__(self, alpha=0.01, inplace=False, *, reuse_buffers=False):
+        super().__init__(alpha, inplace, reuse_buffers)
 
 
 class ELU(_WithAlpha):
@@ -160,6 +199,9 @@ class ELU(_WithAlpha):
     inplace : bool, default False
         Write the output over the input; backward then uses the output,
         which needs ``alpha >= 0``.
+    reuse_buffers : bool, default False
+        Write results into arrays kept from the previous call; each result
+        is then overwritten by the next call (see :mod:`leakyrelu.nn`).
 
     Examples
     --------
@@ -174,8 +216,8 @@ class ELU(_WithAlpha):
     _forward = staticmethod(_exp.elu)
     _grad = staticmethod(_exp.elu_grad)
 
-    def __init__(self, alpha=1.0, inplace=False):
-        super().__init__(alpha, inplace)
+    def __init__(self, alpha=1.0, inplace=False, *, reuse_buffers=False):
+        super().__init__(alpha, inplace, reuse_buffers)
 
 
 class CELU(ELU):
@@ -188,6 +230,9 @@ class CELU(ELU):
     inplace : bool, default False
         Write the output over the input; backward then uses the output,
         which needs ``alpha > 0``.
+    reuse_buffers : bool, default False
+        Write results into arrays kept from the previous call; each result
+        is then overwritten by the next call (see :mod:`leakyrelu.nn`).
 
     Examples
     --------
@@ -202,8 +247,8 @@ class CELU(ELU):
     _forward = staticmethod(_exp.celu)
     _grad = staticmethod(_exp.celu_grad)
 
-    def __init__(self, alpha=1.0, inplace=False):
-        super().__init__(_exp._celu_alpha(alpha), inplace)
+    def __init__(self, alpha=1.0, inplace=False, *, reuse_buffers=False):
+        super().__init__(_exp._celu_alpha(alpha), inplace, reuse_buffers=reuse_buffers)
 
 
 class SELU(_Elementwise):
@@ -214,6 +259,9 @@ class SELU(_Elementwise):
     ----------
     inplace : bool, default False
         Write the output over the input; backward then uses the output.
+    reuse_buffers : bool, default False
+        Write results into arrays kept from the previous call; each result
+        is then overwritten by the next call (see :mod:`leakyrelu.nn`).
 
     Examples
     --------
@@ -229,8 +277,8 @@ class SELU(_Elementwise):
     _forward = staticmethod(_exp.selu)
     _grad = staticmethod(_exp.selu_grad)
 
-    def __init__(self, inplace=False):
-        super().__init__(inplace)
+    def __init__(self, inplace=False, *, reuse_buffers=False):
+        super().__init__(inplace, reuse_buffers)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -256,6 +304,9 @@ class RReLU(Module):
     seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Seeds the layer's generator (``numpy.random.default_rng(seed)``);
         the same seed gives the same slopes, forward after forward.
+    reuse_buffers : bool, default False
+        Write results into arrays kept from the previous call; each result
+        is then overwritten by the next call (see :mod:`leakyrelu.nn`).
 
     Attributes
     ----------
@@ -281,9 +332,11 @@ class RReLU(Module):
     array([-0.2,  2. ])
     """
 
-    def __init__(self, lower=1 / 8, upper=1 / 3, inplace=False, seed=None):
+    def __init__(self, lower=1 / 8, upper=1 / 3, inplace=False, seed=None, *,
+                 reuse_buffers=False):
         self.lower, self.upper, _ = _rect._rrelu_bounds(lower, upper)
         self.inplace = bool(inplace)
+        self.reuse_buffers = bool(reuse_buffers)
         check_branch_visible(self.inplace, "inplace", self.lower, "lower")
         self._rng = np.random.default_rng(seed)
         self.last_seed = None
@@ -294,7 +347,7 @@ class RReLU(Module):
         if self.training:
             seed = int(self._rng.integers(0, 2**64, dtype=np.uint64))
         y = _rect.rrelu(x, self.lower, self.upper, training=self.training, seed=seed,
-                        out=x if self.inplace else None)
+                        out=x if self.inplace else self._buffer("output", x, x))
         self.last_seed = seed
         self._cache = y if self.inplace else x
         return y
@@ -303,7 +356,8 @@ class RReLU(Module):
         saved = self._saved()
         return _rect.rrelu_grad(grad_output, saved, self.lower, self.upper,
                                 training=self.last_seed is not None, seed=self.last_seed,
-                                from_output=self.inplace)
+                                from_output=self.inplace,
+                                out=self._buffer("grad", saved, grad_output, saved))
 
     def extra_repr(self):
         return (f"lower={self.lower}, upper={self.upper}"
@@ -327,6 +381,9 @@ class PReLU(Module):
         The dtype of `weight` and `weight_grad`. The forward casts the
         weight to the input's dtype; the weight gradient is accumulated in
         this dtype.
+    reuse_buffers : bool, default False
+        Write results into arrays kept from the previous call; each result
+        is then overwritten by the next call (see :mod:`leakyrelu.nn`).
 
     Attributes
     ----------
@@ -361,7 +418,9 @@ class PReLU(Module):
     array([0., 0.])
     """
 
-    def __init__(self, num_parameters=1, init=0.25, axis=1, dtype=np.float64):
+    def __init__(self, num_parameters=1, init=0.25, axis=1, dtype=np.float64, *,
+                 reuse_buffers=False):
+        self.reuse_buffers = bool(reuse_buffers)
         num_parameters = int(num_parameters)
         if num_parameters < 1:
             raise ValueError(f"num_parameters must be at least 1, got {num_parameters}")
@@ -378,13 +437,14 @@ class PReLU(Module):
         # A copy (a few values): backward must see this forward's weight even if the
         # optimiser updates self.weight in place before it runs
         weight = self.weight.astype(getattr(x, "dtype", self.weight.dtype))
-        y = _rect.prelu(x, weight, self.axis)
+        y = _rect.prelu(x, weight, self.axis, out=self._buffer("output", x, x))
         self._cache = (x, weight)
         return y
 
     def backward(self, grad_output):
         x, weight = self._saved()
-        grad_x, grad_weight = _rect.prelu_grad(grad_output, x, weight, self.axis)
+        grad_x, grad_weight = _rect.prelu_grad(grad_output, x, weight, self.axis,
+                                               out=self._buffer("grad", x, grad_output, x))
         self.weight_grad += grad_weight
         return grad_x
 

@@ -11,6 +11,7 @@ __all__ = ["Module", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "CELU", "SELU
 
 class Module:
     training: bool
+    reuse_buffers: bool
     def __call__(self, x: _Array) -> _Array: ...
     def forward(self, x: _Array) -> _Array: ...
     def backward(self, grad_output: _Array) -> _Array: ...
@@ -21,23 +22,27 @@ class Module:
 
 class ReLU(Module):
     inplace: bool
-    def __init__(self, inplace: bool = ...) -> None: ...
+    def __init__(self, inplace: bool = ..., *, reuse_buffers: bool = ...) -> None: ...
 
 class LeakyReLU(Module):
     inplace: bool
     alpha: float
-    def __init__(self, alpha: _Real = ..., inplace: bool = ...) -> None: ...
+    def __init__(
+        self, alpha: _Real = ..., inplace: bool = ..., *, reuse_buffers: bool = ...
+    ) -> None: ...
 
 class ELU(Module):
     inplace: bool
     alpha: float
-    def __init__(self, alpha: _Real = ..., inplace: bool = ...) -> None: ...
+    def __init__(
+        self, alpha: _Real = ..., inplace: bool = ..., *, reuse_buffers: bool = ...
+    ) -> None: ...
 
 class CELU(ELU): ...
 
 class SELU(Module):
     inplace: bool
-    def __init__(self, inplace: bool = ...) -> None: ...
+    def __init__(self, inplace: bool = ..., *, reuse_buffers: bool = ...) -> None: ...
 
 class RReLU(Module):
     lower: float
@@ -45,7 +50,13 @@ class RReLU(Module):
     inplace: bool
     last_seed: int | None
     def __init__(
-        self, lower: _Real = ..., upper: _Real = ..., inplace: bool = ..., seed: int | None = ...
+        self,
+        lower: _Real = ...,
+        upper: _Real = ...,
+        inplace: bool = ...,
+        seed: int | None = ...,
+        *,
+        reuse_buffers: bool = ...,
     ) -> None: ...
 
 class PReLU(Module):
@@ -58,6 +69,8 @@ class PReLU(Module):
         init: _Real = ...,
         axis: int = ...,
         dtype: npt.DTypeLike = ...,
+        *,
+        reuse_buffers: bool = ...,
     ) -> None: ...
     @property
     def num_parameters(self) -> int: ...
