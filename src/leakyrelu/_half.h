@@ -55,6 +55,8 @@ static inline void lr_load_half(const lr_half* src, ptrdiff_t stride, float* dst
         for (; i + 8 <= n; i += 8)
             _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
 #endif
+    if (stride == 1)
+        for (; i < n; i++) dst[i] = lr_half_to_float(src[i]);
     for (; i < n; i++)
         dst[i] = lr_half_to_float(src[i * stride]);
 }
@@ -74,8 +76,36 @@ static inline void lr_store_half(const float* src, lr_half* dst, ptrdiff_t strid
                              _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #endif
+    if (stride == 1)
+        for (; i < n; i++) dst[i] = lr_float_to_half(src[i]);
     for (; i < n; i++)
         dst[i * stride] = lr_float_to_half(src[i]);
+}
+
+/* Exactly 16 contiguous halves to floats and back: one vector on AVX-512. */
+static inline void lr_load16_half(const lr_half* src, float* dst) {
+#if defined(__AVX512F__)
+    _mm512_storeu_ps(dst, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)src)));
+#elif defined(__F16C__)
+    _mm256_storeu_ps(dst, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)src)));
+    _mm256_storeu_ps(dst + 8, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + 8))));
+#else
+    for (int i = 0; i < 16; i++) dst[i] = lr_half_to_float(src[i]);
+#endif
+}
+
+static inline void lr_store16_half(const float* src, lr_half* dst) {
+#if defined(__AVX512F__)
+    _mm256_storeu_si256((__m256i*)dst, _mm512_cvtps_ph(_mm512_loadu_ps(src),
+                                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(__F16C__)
+    _mm_storeu_si128((__m128i*)dst, _mm256_cvtps_ph(_mm256_loadu_ps(src),
+                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm_storeu_si128((__m128i*)(dst + 8), _mm256_cvtps_ph(_mm256_loadu_ps(src + 8),
+                                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+    for (int i = 0; i < 16; i++) dst[i] = lr_float_to_half(src[i]);
+#endif
 }
 
 typedef uint16_t lr_bf16;
