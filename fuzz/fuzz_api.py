@@ -295,7 +295,7 @@ def check(case, name, arrays, params, kwargs, result):
         assert -x.ndim <= axis < x.ndim and x.shape[axis] == weight.size, (
             f"prelu accepted {weight.size} weights for x of shape {x.shape}, axis={axis}")
     assert result.shape == x.shape, (result.shape, x.shape)
-    assert result.dtype == native(x.dtype), (result.dtype, x.dtype)
+    assert native(result.dtype) == native(x.dtype), (result.dtype, x.dtype)
     if out is not None:
         assert result is out
     else:
