@@ -289,6 +289,8 @@ def check(case, name, arrays, params, kwargs, result):
         assert isinstance(grad_weight, np.ndarray)
     assert isinstance(result, np.ndarray), type(result)
     weight = params.get("weight")
+    if isinstance(weight, (list, tuple)):
+        weight = np.asarray(weight)
     if isinstance(weight, np.ndarray) and weight.size != 1:
         # One weight per channel: the axis must exist and hold as many channels.
         axis = params.get("axis", 1)
@@ -316,7 +318,10 @@ def reference_check(name, before, params, result):
     for key in ("alpha", "lower", "upper"):
         if key in p:
             p[key] = as_float(p[key])
-    if "weight" in p and not isinstance(p["weight"], np.ndarray):
+    if "weight" in p and isinstance(p["weight"], (list, tuple)):
+        # A sequence of weights is read as np.asarray reads it.
+        p["weight"] = np.asarray(p["weight"], dtype=np.float64)
+    elif "weight" in p and not isinstance(p["weight"], np.ndarray):
         p["weight"] = as_float(p["weight"])
     elif "weight" in p:
         p["weight"] = p["weight"].astype(native(p["weight"].dtype))
