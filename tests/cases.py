@@ -395,3 +395,20 @@ class KernelProxy:
 def general_path_only(module):
     """A proxy whose fast entry points always decline, so every call takes the general path."""
     return KernelProxy(module, lambda entry: entry, lambda entry: lambda *args: None)
+
+
+# ---------------------------------------------------------------- threads
+
+def parallel_available():
+    """True where a kernel can really run more than one thread."""
+    from leakyrelu import _dispatch, _threads
+
+    return bool(_dispatch.kernels.OPENMP) and int(_threads.STATE[_threads.CAP]) >= 2
+
+
+def requires_parallel(test):
+    """Skip ``test`` where thread counts cannot differ: no OpenMP, or one usable CPU."""
+    import pytest
+
+    return pytest.mark.skipif(not parallel_available(),
+                              reason="built without OpenMP, or only one CPU usable")(test)

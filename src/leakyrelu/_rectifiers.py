@@ -382,7 +382,7 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
         with np.errstate(over="ignore", invalid="ignore"):  # rounding to half: inf, NaN
             np.copyto(result, target, casting="unsafe")
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN sums, like the kernels
-        grad_weight = partial.sum(axis=0).astype(call.dtype).reshape(plan.shape)
+        grad_weight = partial[0].astype(call.dtype).reshape(plan.shape)  # summed by the kernel
     if call.out is None and transposed:
         result = result.T
     return call.result(result), grad_weight
