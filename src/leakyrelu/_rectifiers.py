@@ -28,7 +28,8 @@ def relu(x, *, out=None, num_threads=None):
         ``out=x`` works in place.
     num_threads : int, optional
         OpenMP threads for this call. The default follows ``OMP_NUM_THREADS``
-        and threadpoolctl; arrays below a measured size run serially.
+        and threadpoolctl, capped by the CPUs this process may use; arrays
+        below a measured size run serially.
 
     Returns
     -------
@@ -107,7 +108,8 @@ def leaky_relu(x, alpha=0.01, *, out=None, num_threads=None):
         ``out=x`` works in place.
     num_threads : int, optional
         OpenMP threads for this call. The default follows ``OMP_NUM_THREADS``
-        and threadpoolctl; arrays below a measured size run serially.
+        and threadpoolctl, capped by the CPUs this process may use; arrays
+        below a measured size run serially.
 
     Returns
     -------
