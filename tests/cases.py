@@ -17,6 +17,7 @@ reference rounded to float16.
 """
 import dataclasses
 import math
+import tracemalloc
 from typing import Callable
 
 import numpy as np
@@ -47,11 +48,16 @@ def _mismatches(mask, actual, expected):
     return f"{int(mask.sum())} of {mask.size} elements differ:\n" + "\n".join(rows)
 
 
-def assert_same_bits(actual, expected):
-    """Same dtype, shape and bits (so -0.0 differs from 0.0); any NaN matches any NaN."""
+def assert_same_bits(actual, expected, where=None):
+    """Same dtype, shape and bits (so -0.0 differs from 0.0); any NaN matches any NaN.
+
+    ``where`` (a boolean mask) restricts the comparison to some elements.
+    """
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    if where is not None:
+        actual, expected = actual[where], expected[where]
     a, e = np.ascontiguousarray(actual), np.ascontiguousarray(expected)
     nan_a, nan_e = np.isnan(a), np.isnan(e)
     bits = UINT[a.dtype.itemsize]
@@ -80,6 +86,29 @@ def assert_within(actual, expected, bound):
         err = np.abs(_beyond_range(actual, actual.dtype) - _beyond_range(expected, actual.dtype))
         bad = (nan_a != nan_e) | (~nan_e & ~(err <= np.broadcast_to(bound, err.shape)))
     assert not bad.any(), _mismatches(bad, actual, expected)
+
+
+def allocated_peak(call, *args, **kwargs):
+    """The peak of memory allocated during ``call(*args, **kwargs)`` (after one warm-up call)."""
+    call(*args, **kwargs)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        call(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+
+
+def unaligned_copy(a):
+    """A writeable C-contiguous copy of ``a`` whose data starts one byte past an aligned address."""
+    raw = np.zeros(a.nbytes + a.itemsize, np.uint8)
+    start = 1 if raw.ctypes.data % a.itemsize == 0 else 0
+    b = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    b[...] = a
+    assert not b.flags.aligned and b.flags.writeable
+    return b
 
 
 def snapshot(arrays):
@@ -395,3 +424,20 @@ class KernelProxy:
 def general_path_only(module):
     """A proxy whose fast entry points always decline, so every call takes the general path."""
     return KernelProxy(module, lambda entry: entry, lambda entry: lambda *args: None)
+
+
+# ---------------------------------------------------------------- threads
+
+def parallel_available():
+    """True where a kernel can really run more than one thread."""
+    from leakyrelu import _dispatch, _threads
+
+    return bool(_dispatch.kernels.OPENMP) and int(_threads.STATE[_threads.CAP]) >= 2
+
+
+def requires_parallel(test):
+    """Skip ``test`` where thread counts cannot differ: no OpenMP, or one usable CPU."""
+    import pytest
+
+    return pytest.mark.skipif(not parallel_available(),
+                              reason="built without OpenMP, or only one CPU usable")(test)

@@ -2,23 +2,18 @@
 
 out=None / out=x / out=buffer; any shape and memory layout; in place on
 views; out overlapping the input; read-only, byte-swapped and unaligned
-inputs; float16 through float32; thread counts; the GIL released while a
-kernel runs. The table of functions and their references is in cases.py.
+inputs; float16 through float32; thread counts (the GIL's release is
+tested in test_threads_memory.py). The table of functions and their references is in cases.py.
 """
-import sys
-import threading
-import time
-import tracemalloc
-
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 import leakyrelu as lr
-from leakyrelu import _config
+from leakyrelu import _config, _dispatch
 
-from cases import (BY_NAME, F16, F32, F64, FLOATS, SPECS, assert_same_bits, inputs, sample,
-                   snapshot)
+from cases import (BY_NAME, F16, F32, F64, FLOATS, SPECS, allocated_peak, assert_same_bits,
+                   inputs, requires_parallel, sample, snapshot, unaligned_copy)
 
 SPEC_IDS = [s.name for s in SPECS]
 
@@ -150,15 +145,7 @@ def test_contiguous_arrays_are_not_copied(spec, order, rng):
     out = np.empty(shape, F32, order=order)
 
     def peak(call):
-        call()  # warm up: first-call caches are not the point
-        tracemalloc.start()
-        try:
-            start = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
-            call()
-            return tracemalloc.get_traced_memory()[1] - start
-        finally:
-            tracemalloc.stop()
+        return allocated_peak(call)
 
     assert peak(lambda: spec(arrays, params, out=out)) < 64 * 1024
     for target in in_place_targets(spec):
@@ -338,25 +325,15 @@ def test_prelu_byte_swapped_weight_of_the_same_dtype(name, rng):
     assert_same_bits(first(result), first(spec(arrays, params)))
 
 
-def unaligned(values):
-    """A writeable copy of ``values`` at an odd address."""
-    buffer = bytearray(values.nbytes + 1)
-    a = np.frombuffer(buffer, dtype=values.dtype, offset=1, count=values.size)
-    a = a.reshape(values.shape)
-    a[...] = values
-    assert not a.flags.aligned and a.flags.writeable
-    return a
-
-
 @pytest.mark.parametrize("dtype", FLOATS, ids=str)
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_unaligned_arrays(spec, dtype, rng):
     values = inputs(spec, (5, 7), dtype, rng)
     params = params_for(spec, values)
     expected = spec(values, params)
-    arrays = [unaligned(v) for v in values]
+    arrays = [unaligned_copy(v) for v in values]
     assert_same_bits(first(spec(arrays, params)), first(expected))
-    out = unaligned(np.zeros((5, 7), dtype))
+    out = unaligned_copy(np.zeros((5, 7), dtype))
     assert first(spec(arrays, params, out=out)) is out
     assert_same_bits(out, first(expected))
     out = arrays[-1]
@@ -366,6 +343,7 @@ def test_unaligned_arrays(spec, dtype, rng):
 
 # ---------------------------------------------------------------- threads
 
+@requires_parallel
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_thread_counts_give_identical_results(spec, rng):
     arrays = inputs(spec, (100, 10, 100), F32, rng)    # 10**5 elements: parallel
@@ -378,63 +356,19 @@ def test_thread_counts_give_identical_results(spec, rng):
             assert_same_bits(r[1], results[0][1])
 
 
+@requires_parallel
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_threadpoolctl_limits_a_call(spec, rng):
-    arrays = inputs(spec, (100, 10, 100), F32, rng)
+    # Results do not depend on the team, so the team itself is checked: the
+    # kernel records how many threads ran its last region.
+    arrays = inputs(spec, (100, 10, 100), F32, rng)    # 10**5 elements: parallel
     params = params_for(spec, arrays)
+    # (Another test's torch.set_num_threads may have left OpenMP's default at 1.)
+    with threadpool_limits(limits=2, user_api="openmp"):
+        spec(arrays, params)
+        assert _dispatch.kernels.last_team_size() == 2
     with threadpool_limits(limits=1, user_api="openmp"):
         assert _config.config()["default_threads"] == 1
         result = spec(arrays, params)
+        assert _dispatch.kernels.last_team_size() == 1
     spec.check(result, arrays, params)
-
-
-def python_progress_during(call):
-    """How often the calling thread ran Python code while ``call`` ran in another thread.
-
-    With a switch interval far longer than the call, a thread holding the
-    GIL is never made to give it up, so this thread can record a time
-    strictly between the worker's timestamps just before and just after the
-    call only if the call released the GIL.
-    """
-    window = []
-    started, done = threading.Event(), threading.Event()
-
-    def worker():
-        try:
-            started.set()
-            t0 = time.perf_counter()
-            call()
-            window.extend([t0, time.perf_counter()])
-        finally:
-            done.set()
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(30.0)
-    try:
-        thread = threading.Thread(target=worker)
-        thread.start()
-        started.wait()
-        stamps = []
-        while not done.is_set():
-            stamps.append(time.perf_counter())
-            done.wait(1e-4)   # blocks briefly, so the worker can take the GIL back
-        thread.join()
-    finally:
-        sys.setswitchinterval(interval)
-    t0, t1 = window
-    return sum(t0 < s < t1 for s in stamps)
-
-
-@pytest.mark.parametrize("name", ["relu", "elu_grad", "prelu_grad", "rrelu"])
-def test_the_gil_is_released_during_a_call(name):
-    spec = BY_NAME[name]
-    n = 2 * 10**7
-    arrays = [np.full(n, -1.5, np.float32) for _ in range(spec.n_arrays)]
-    params = spec.default((n,), F32) if name != "prelu_grad" else {"weight": 0.25}
-
-    def call():
-        spec(arrays, params, out=arrays[0], num_threads=1)
-
-    # A call holding the GIL gives 0 every time; a few tries absorb a busy machine.
-    progress = [python_progress_during(call) for _ in range(3)]
-    assert max(progress) > 0, progress

@@ -15,6 +15,7 @@ import pytest
 
 import leakyrelu as lr
 import reference
+from cases import requires_parallel
 from reference import SELU_ALPHA, SELU_SCALE, ulp_distance
 
 FORWARD_ULP = 2
@@ -459,6 +460,7 @@ def test_float16_matches_torch(isa, case, torch_ref):
 
 # ---------------------------------------------------------------- threads
 
+@requires_parallel
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_thread_counts_give_identical_bits(isa, case, dtype, points):

@@ -12,6 +12,7 @@ import leakyrelu as lr
 from leakyrelu import _dispatch
 
 import reference as ref
+from cases import assert_same_bits, requires_parallel
 
 try:
     from scipy import stats
@@ -19,7 +20,6 @@ except ImportError:  # the chi-square statistic is computed by hand instead
     stats = None
 
 FLOATS = [np.float32, np.float64]
-BITS = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
 # Sizes around the serial threshold (256 KiB: 65536 float32 or 32768 float64
 # elements) and not multiples of the vector width, so that vector tails and
@@ -54,28 +54,10 @@ def finite_sample(dtype, shape, seed=0):
     return x.astype(dtype)
 
 
-def assert_bits_equal(actual, expected, where=None):
-    """Same NaN positions; every other element has exactly the same bits.
-
-    ``where`` (a boolean mask) restricts the comparison to some elements.
-    """
-    assert actual.dtype == expected.dtype
-    assert actual.shape == expected.shape
-    if where is not None:
-        actual, expected = actual[where], expected[where]
-    nan_a, nan_e = np.isnan(actual), np.isnan(expected)
-    np.testing.assert_array_equal(nan_a, nan_e, err_msg="NaN positions differ")
-    a, e = actual[~nan_a], expected[~nan_e]
-    bits = BITS[a.dtype]
-    bad = np.flatnonzero(a.view(bits) != e.view(bits))
-    assert bad.size == 0, (f"{bad.size} of {a.size} elements differ, e.g. "
-                           f"{a[bad[:5]].tolist()} instead of {e[bad[:5]].tolist()}")
-
-
 def assert_grad_matches_torch(ours, theirs, x):
     """Bit for bit except at NaN inputs, where ours must be NaN (theirs is not)."""
     nan = np.isnan(x)
-    assert_bits_equal(ours, theirs, where=~nan)
+    assert_same_bits(ours, theirs, where=~nan)
     assert np.isnan(ours[nan]).all()
 
 
@@ -90,7 +72,7 @@ def normal_like(x, seed=1):
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_relu_matches_torch(isa, torch_ref, dtype, n):
     x = sample(dtype, n)
-    assert_bits_equal(lr.relu(x), torch_ref.relu(torch_ref.from_numpy(x)).numpy())
+    assert_same_bits(lr.relu(x), torch_ref.relu(torch_ref.from_numpy(x)).numpy())
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -99,7 +81,7 @@ def test_leaky_relu_matches_torch(isa, torch_ref, dtype, n):
     x = sample(dtype, n)
     for alpha in ALPHAS:
         expected = torch_ref.nn.functional.leaky_relu(torch_ref.from_numpy(x), alpha).numpy()
-        assert_bits_equal(lr.leaky_relu(x, alpha), expected)
+        assert_same_bits(lr.leaky_relu(x, alpha), expected)
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -110,8 +92,8 @@ def test_rrelu_eval_matches_torch(isa, torch_ref, dtype, n):
         expected = torch_ref.nn.functional.rrelu(torch_ref.from_numpy(x), lower, upper,
                                                  training=False).numpy()
         ours = lr.rrelu(x, lower, upper)
-        assert_bits_equal(ours, expected)
-        assert_bits_equal(ours, lr.leaky_relu(x, (lower + upper) / 2))
+        assert_same_bits(ours, expected)
+        assert_same_bits(ours, lr.leaky_relu(x, (lower + upper) / 2))
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -121,7 +103,7 @@ def test_prelu_scalar_weight_matches_torch(isa, torch_ref, dtype, n):
     for w in [0.25, 0.0, -1.5]:
         expected = torch_ref.nn.functional.prelu(torch_ref.from_numpy(x),
                                                  torch_ref.from_numpy(np.array([w], dtype))).numpy()
-        assert_bits_equal(lr.prelu(x, w), expected)
+        assert_same_bits(lr.prelu(x, w), expected)
 
 
 # (N, C, ...) shapes: 2-D puts the channels last; the larger ones straddle
@@ -142,7 +124,7 @@ def test_prelu_per_channel_matches_torch(isa, torch_ref, dtype, shape):
     x, w = prelu_data(dtype, shape)
     expected = torch_ref.nn.functional.prelu(torch_ref.from_numpy(x),
                                              torch_ref.from_numpy(w)).numpy()
-    assert_bits_equal(lr.prelu(x, w), expected)
+    assert_same_bits(lr.prelu(x, w), expected)
 
 
 @pytest.mark.parametrize("shape", PRELU_SHAPES, ids=str)
@@ -151,7 +133,7 @@ def test_prelu_channels_last_matches_torch(isa, torch_ref, dtype, shape):
     x, w = prelu_data(dtype, shape)
     x_last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
     expected = torch_ref.nn.functional.prelu(torch_ref.from_numpy(x), torch_ref.from_numpy(w))
-    assert_bits_equal(lr.prelu(x_last, w, axis=-1), np.moveaxis(expected.numpy(), 1, -1))
+    assert_same_bits(lr.prelu(x_last, w, axis=-1), np.moveaxis(expected.numpy(), 1, -1))
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -161,35 +143,35 @@ def test_edge_values_exactly(isa, dtype):
     x = edge_values(dtype)
     s = fi.smallest_subnormal
     relu = np.array([0, -0.0, np.inf, 0, np.nan, s, 0, fi.max, 0, fi.tiny, 0, 1, 0], dtype)
-    assert_bits_equal(lr.relu(x), relu)
-    assert_bits_equal(lr.relu(-x)[[0, 1]], np.array([-0.0, 0.0], dtype))
+    assert_same_bits(lr.relu(x), relu)
+    assert_same_bits(lr.relu(-x)[[0, 1]], np.array([-0.0, 0.0], dtype))
     leaky = lr.leaky_relu(x, 0.5)
-    assert_bits_equal(leaky, np.array([0, -0.0, np.inf, -np.inf, np.nan, s, -0.0, fi.max,
+    assert_same_bits(leaky, np.array([0, -0.0, np.inf, -np.inf, np.nan, s, -0.0, fi.max,
                                        -fi.max / 2, fi.tiny, -fi.tiny / 2, 1, -0.5], dtype))
     # -inf * 0 is NaN, as in PyTorch; -0.0 * 0 stays -0.0.
-    assert_bits_equal(lr.leaky_relu(x, 0.0)[[1, 3, 6]], np.array([-0.0, np.nan, -0.0], dtype))
+    assert_same_bits(lr.leaky_relu(x, 0.0)[[1, 3, 6]], np.array([-0.0, np.nan, -0.0], dtype))
     assert lr.leaky_relu(x, -2.0)[8] == np.inf
-    assert_bits_equal(lr.prelu(x, 0.0), lr.leaky_relu(x, 0.0))
+    assert_same_bits(lr.prelu(x, 0.0), lr.leaky_relu(x, 0.0))
 
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_forward_matches_numpy_reference(isa, dtype, n):
     x = sample(dtype, n)
-    assert_bits_equal(lr.relu(x), ref.relu(x))
+    assert_same_bits(lr.relu(x), ref.relu(x))
     for alpha in ALPHAS:
-        assert_bits_equal(lr.leaky_relu(x, alpha), ref.leaky_relu(x, alpha))
-    assert_bits_equal(lr.rrelu(x, 0.1, 0.4), ref.rrelu_eval(x, 0.1, 0.4))
-    assert_bits_equal(lr.prelu(x, 0.3), ref.prelu(x, 0.3))
+        assert_same_bits(lr.leaky_relu(x, alpha), ref.leaky_relu(x, alpha))
+    assert_same_bits(lr.rrelu(x, 0.1, 0.4), ref.rrelu_eval(x, 0.1, 0.4))
+    assert_same_bits(lr.prelu(x, 0.3), ref.prelu(x, 0.3))
 
 
 @pytest.mark.parametrize("shape", PRELU_SHAPES, ids=str)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_prelu_matches_numpy_reference(isa, dtype, shape):
     x, w = prelu_data(dtype, shape)
-    assert_bits_equal(lr.prelu(x, w), ref.prelu(x, w))
+    assert_same_bits(lr.prelu(x, w), ref.prelu(x, w))
     x_last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
-    assert_bits_equal(lr.prelu(x_last, w, axis=-1), ref.prelu(x_last, w, axis=-1))
+    assert_same_bits(lr.prelu(x_last, w, axis=-1), ref.prelu(x_last, w, axis=-1))
 
 
 # ---------------------------------------------------------------- gradients
@@ -231,11 +213,11 @@ def test_rrelu_eval_grad_matches_torch(isa, torch_ref, dtype, n):
 def test_grad_at_zero_and_nan(isa, dtype):
     x = np.array([0.0, -0.0, np.nan, -np.nan], dtype)
     g = np.full_like(x, 2.0)
-    assert_bits_equal(lr.relu_grad(g, x), np.array([0, 0, np.nan, np.nan], dtype))
-    assert_bits_equal(lr.leaky_relu_grad(g, x, 0.25), np.array([0.5, 0.5, np.nan, np.nan], dtype))
-    assert_bits_equal(lr.rrelu_grad(g, x, 0.25, 0.75), np.array([1, 1, np.nan, np.nan], dtype))
+    assert_same_bits(lr.relu_grad(g, x), np.array([0, 0, np.nan, np.nan], dtype))
+    assert_same_bits(lr.leaky_relu_grad(g, x, 0.25), np.array([0.5, 0.5, np.nan, np.nan], dtype))
+    assert_same_bits(lr.rrelu_grad(g, x, 0.25, 0.75), np.array([1, 1, np.nan, np.nan], dtype))
     gx, gw = lr.prelu_grad(g, x, np.array([0.25], dtype))
-    assert_bits_equal(gx, np.array([0.5, 0.5, np.nan, np.nan], dtype))
+    assert_same_bits(gx, np.array([0.5, 0.5, np.nan, np.nan], dtype))
     assert np.isnan(gw).all()
     slopes = lr.rrelu_grad(g, x, training=True, seed=3)
     assert (slopes[:2] >= 2 / 8).all() and (slopes[:2] <= 2 / 3).all()
@@ -247,10 +229,10 @@ def test_grad_at_zero_and_nan(isa, dtype):
 def test_grads_match_numpy_reference(isa, dtype, n):
     x = sample(dtype, n)
     g = normal_like(x)
-    assert_bits_equal(lr.relu_grad(g, x), ref.relu_grad(g, x))
+    assert_same_bits(lr.relu_grad(g, x), ref.relu_grad(g, x))
     for alpha in ALPHAS:
-        assert_bits_equal(lr.leaky_relu_grad(g, x, alpha), ref.leaky_relu_grad(g, x, alpha))
-    assert_bits_equal(lr.rrelu_grad(g, x, 0.1, 0.4), ref.leaky_relu_grad(g, x, 0.25))
+        assert_same_bits(lr.leaky_relu_grad(g, x, alpha), ref.leaky_relu_grad(g, x, alpha))
+    assert_same_bits(lr.rrelu_grad(g, x, 0.1, 0.4), ref.leaky_relu_grad(g, x, 0.25))
 
 
 def torch_prelu_grad(torch, g, x, w, channels_last):
@@ -293,8 +275,8 @@ def test_prelu_grad_matches_torch(isa, torch_ref, dtype, shape, channels_last):
     gx, gw = lr.prelu_grad(g, x_finite, w, axis=axis)
     torch_gx, torch_gw = torch_prelu_grad(torch_ref, g, x_finite, w, channels_last)
     ref_gx, exact, scale = ref.prelu_grad(g, x_finite, w, axis=axis)
-    assert_bits_equal(gx, torch_gx)
-    assert_bits_equal(gx, ref_gx)
+    assert_same_bits(gx, torch_gx)
+    assert_same_bits(gx, ref_gx)
     assert gw.dtype == dtype and gw.shape == w.shape
     # torch sums in the input's precision; ours sums in float64.
     assert_weight_grad_close(torch_gw, exact, scale, 1e-5 if dtype == np.float32 else 1e-12)
@@ -310,8 +292,8 @@ def test_prelu_scalar_weight_grad(isa, torch_ref, dtype):
     gx, gw = lr.prelu_grad(g, x, w)
     torch_gx, torch_gw = torch_prelu_grad(torch_ref, g, x, w, False)
     ref_gx, exact, scale = ref.prelu_grad(g, x, w)
-    assert_bits_equal(gx, torch_gx)
-    assert_bits_equal(gx, ref_gx)
+    assert_same_bits(gx, torch_gx)
+    assert_same_bits(gx, ref_gx)
     assert gw.shape == (1,)
     assert_weight_grad_close(gw, exact, scale, 1e-6 if dtype == np.float32 else 1e-12)
 
@@ -390,11 +372,11 @@ FROM_OUTPUT_FINITE = {
 def check_from_output(forward, grad, x):
     g = normal_like(x)
     from_input = grad(g, x)
-    assert_bits_equal(grad(g, forward(x), from_output=True), from_input)
+    assert_same_bits(grad(g, forward(x), from_output=True), from_input)
     inplace = x.copy()
     y = forward(inplace, out=inplace)
     assert y is inplace
-    assert_bits_equal(grad(g, inplace, from_output=True), from_input)
+    assert_same_bits(grad(g, inplace, from_output=True), from_input)
 
 
 @pytest.mark.parametrize("n", [33, 32769])
@@ -422,7 +404,7 @@ def test_from_output_refuses_negative_slope():
     with pytest.raises(ValueError):
         lr.rrelu_grad(g, x, -0.1, 0.3, training=True, seed=1, from_output=True)
     # a negative slope is fine when the input is given
-    assert_bits_equal(lr.leaky_relu_grad(g, x, -0.1), ref.leaky_relu_grad(g, x, -0.1))
+    assert_same_bits(lr.leaky_relu_grad(g, x, -0.1), ref.leaky_relu_grad(g, x, -0.1))
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -449,8 +431,8 @@ def test_prelu_grad_kernel_with_aliased_grad_x(isa, dtype, inner, target):
     grad_x = storage[target[0]][8 + shift:8 + shift + n].reshape(outer, channels, inner)
     partial = np.empty((blocks, channels))
     kernel(g, x, grad_x, w, partial, 1)
-    assert_bits_equal(grad_x, expected)
-    assert_bits_equal(partial, separate)
+    assert_same_bits(grad_x, expected)
+    assert_same_bits(partial, separate)
 
 
 # ---------------------------------------------------------------- prelu API
@@ -463,10 +445,10 @@ def test_prelu_weight_forms(dtype):
     expected = lr.leaky_relu(x, 0.25)
     expected_gx = lr.leaky_relu_grad(g, x, 0.25)
     for weight in [0.25, np.array(0.25, dtype), np.array([0.25], dtype), np.full(3, 0.25, dtype)]:
-        assert_bits_equal(lr.prelu(x, weight), expected)
+        assert_same_bits(lr.prelu(x, weight), expected)
         with np.errstate(all="ignore"):  # edge values make the weight sums inf or NaN
             gx, gw = lr.prelu_grad(g, x, weight)
-        assert_bits_equal(gx, expected_gx)
+        assert_same_bits(gx, expected_gx)
         assert gw.shape == np.shape(weight) and gw.dtype == dtype
 
 
@@ -475,13 +457,13 @@ def test_prelu_negative_axis():
     g = normal_like(x)
     for axis in range(4):
         w = np.linspace(0.1, 0.9, x.shape[axis])
-        assert_bits_equal(lr.prelu(x, w, axis=axis - 4), lr.prelu(x, w, axis=axis))
-        assert_bits_equal(lr.prelu(x, w, axis=axis - 4), ref.prelu(x, w, axis=axis))
+        assert_same_bits(lr.prelu(x, w, axis=axis - 4), lr.prelu(x, w, axis=axis))
+        assert_same_bits(lr.prelu(x, w, axis=axis - 4), ref.prelu(x, w, axis=axis))
         with np.errstate(all="ignore"):  # edge values make the weight sums inf or NaN
             gx, gw = lr.prelu_grad(g, x, w, axis=axis - 4)
             gx2, gw2 = lr.prelu_grad(g, x, w, axis=axis)
-        assert_bits_equal(gx, gx2)
-        assert_bits_equal(gw, gw2)
+        assert_same_bits(gx, gx2)
+        assert_same_bits(gw, gw2)
 
 
 def test_prelu_refuses_bad_weight_and_axis():
@@ -507,10 +489,10 @@ def test_prelu_refuses_bad_weight_and_axis():
 
 def test_prelu_one_dimensional_input():
     x = sample(np.float32, 100)
-    assert_bits_equal(lr.prelu(x, 0.3), ref.leaky_relu(x, 0.3))
-    assert_bits_equal(lr.prelu(x, np.array([0.3], np.float32)), ref.leaky_relu(x, 0.3))
+    assert_same_bits(lr.prelu(x, 0.3), ref.leaky_relu(x, 0.3))
+    assert_same_bits(lr.prelu(x, np.array([0.3], np.float32)), ref.leaky_relu(x, 0.3))
     w = np.linspace(0, 1, 100).astype(np.float32)
-    assert_bits_equal(lr.prelu(x, w, axis=0), ref.prelu(x, w, axis=0))
+    assert_same_bits(lr.prelu(x, w, axis=0), ref.prelu(x, w, axis=0))
     gx, gw = lr.prelu_grad(np.ones_like(x), x, 0.3)
     assert gw.shape == ()
 
@@ -519,6 +501,7 @@ def test_prelu_one_dimensional_input():
 PRELU_LARGE = [((3, 4, 25000), 1), ((10000, 30), -1)]
 
 
+@requires_parallel
 @pytest.mark.parametrize("shape,axis", PRELU_LARGE, ids=["channels_first", "channels_last"])
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
@@ -528,8 +511,8 @@ def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
     gx, gw = lr.prelu_grad(g, x, w, axis=axis, num_threads=1)
     for threads in (2, 3, None):
         gx2, gw2 = lr.prelu_grad(g, x, w, axis=axis, num_threads=threads)
-        assert_bits_equal(gx2, gx)
-        assert_bits_equal(gw2, gw)
+        assert_same_bits(gx2, gx)
+        assert_same_bits(gw2, gw)
     _, exact, scale = ref.prelu_grad(g, x, w, axis=axis)
     assert_weight_grad_close(gw, exact, scale, np.finfo(dtype).eps if dtype == np.float32
                              else 1e-12)
@@ -575,21 +558,21 @@ def test_rrelu_training_reproducible(dtype):
     x = sample(dtype, LARGE)
     y = lr.rrelu(x, training=True, seed=2024, num_threads=1)
     for threads in (2, None):
-        assert_bits_equal(lr.rrelu(x, training=True, seed=2024, num_threads=threads), y)
+        assert_same_bits(lr.rrelu(x, training=True, seed=2024, num_threads=threads), y)
     buf = np.empty_like(x)
     assert lr.rrelu(x, training=True, seed=2024, out=buf) is buf
-    assert_bits_equal(buf, y)
+    assert_same_bits(buf, y)
     inplace = x.copy()
     assert lr.rrelu(inplace, training=True, seed=2024, out=inplace) is inplace
-    assert_bits_equal(inplace, y)
+    assert_same_bits(inplace, y)
     # elements are numbered in C order whatever the memory layout
     x2 = x[:100_000].reshape(200, 500)
-    assert_bits_equal(lr.rrelu(np.asfortranarray(x2), training=True, seed=2024),
+    assert_same_bits(lr.rrelu(np.asfortranarray(x2), training=True, seed=2024),
                       y[:100_000].reshape(200, 500))
     g = normal_like(x)
     dx = lr.rrelu_grad(g, x, training=True, seed=2024, num_threads=1)
     for threads in (2, None):
-        assert_bits_equal(lr.rrelu_grad(g, x, training=True, seed=2024, num_threads=threads), dx)
+        assert_same_bits(lr.rrelu_grad(g, x, training=True, seed=2024, num_threads=threads), dx)
 
 
 def test_rrelu_training_seeds_differ():
@@ -617,11 +600,11 @@ def test_rrelu_grad_regenerates_the_slopes(isa, dtype, bounds):
     assert (slope[neg] >= dtype(lower)).all() and (slope[neg] <= dtype(upper)).all()
     # y is x times the very slope the gradient returns, edge values included
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        assert_bits_equal(y, np.where(positive, x, x * slope))
+        assert_same_bits(y, np.where(positive, x, x * slope))
     g = normal_like(x)
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         expected = np.where(np.isnan(x), x, g * slope)
-    assert_bits_equal(lr.rrelu_grad(g, x, lower, upper, training=True, seed=77), expected)
+    assert_same_bits(lr.rrelu_grad(g, x, lower, upper, training=True, seed=77), expected)
 
 
 def test_rrelu_float32_slopes_never_exceed_upper():
@@ -650,7 +633,7 @@ def test_rrelu_training_same_for_every_kernel_build():
                 _dispatch.use(isa)
                 slopes[isa] = lr.rrelu_grad(g, x, 0.1, 0.3, training=True, seed=9)
             for isa in builds:
-                assert_bits_equal(slopes[isa], slopes[builds[0]])
+                assert_same_bits(slopes[isa], slopes[builds[0]])
     finally:
         _dispatch.use(previous)
 
@@ -667,7 +650,7 @@ def test_rrelu_training_stream_is_the_documented_one(isa, dtype, seed):
     x = -np.ones((3, 5000), dtype)
     slope = lr.rrelu_grad(np.ones_like(x), x, 0.1, 0.3, training=True, seed=seed)
     expected = reference_rrelu_slopes(seed, x.size, 0.1, 0.3, dtype).reshape(x.shape)
-    assert_bits_equal(slope, expected)
+    assert_same_bits(slope, expected)
 
 
 def test_rrelu_training_seeds_are_not_reorderings_of_one_stream():
@@ -742,6 +725,7 @@ THREADED = {
 }
 
 
+@requires_parallel
 @pytest.mark.parametrize("name", THREADED)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_same_result_for_every_thread_count(dtype, name):
@@ -752,4 +736,4 @@ def test_same_result_for_every_thread_count(dtype, name):
     with np.errstate(all="ignore"):  # prelu's weight sums overflow on the edge values
         serial = function(x, g, 1)
         for threads in (2, None):
-            assert_bits_equal(function(x, g, threads), serial)
+            assert_same_bits(function(x, g, threads), serial)

@@ -13,11 +13,11 @@ import itertools
 import os
 import sys
 import threading
-import tracemalloc
 
 import numpy as np
 import pytest
-from cases import BY_NAME, F16, F32, F64, SPECS, KernelProxy, assert_same_bits, inputs
+from cases import (BY_NAME, F16, F32, F64, SPECS, KernelProxy, allocated_peak, assert_same_bits,
+                   inputs, unaligned_copy)
 
 from leakyrelu import _dispatch
 
@@ -286,25 +286,12 @@ def test_many_small_calls_leave_memory_flat():
     assert [sys.getrefcount(o) for o in objects] == refcounts
 
 
-def allocated_peak(call, *args, **kwargs):
-    """The peak of memory allocated during ``call(*args, **kwargs)`` (after one warm-up call)."""
-    call(*args, **kwargs)
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        call(*args, **kwargs)
-        return tracemalloc.get_traced_memory()[1] - start
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("dtype", [F32, F64], ids=str)
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_out_and_in_place_allocate_nothing_large(spec, dtype):
     # 10**6 elements: a copy would be 4 or 8 MB. 64 KiB allows for
-    # bookkeeping (prelu_grad's float64 partial sums per channel: up to 32 KB
-    # here, with channels last).
+    # bookkeeping: prelu_grad's float64 partial sums (32 KB here, with 1000
+    # channels last), which the kernel adds up in place, so nothing else.
     rng = np.random.default_rng(11)
     for label, arrays, params in call_variants(spec, (1000, 1000), dtype, rng):
         out = np.empty_like(arrays[-1])
@@ -318,16 +305,6 @@ def test_out_and_in_place_allocate_nothing_large(spec, dtype):
 
 
 # ---------------------------------------------------------------- alignment
-
-def unaligned_copy(a):
-    """A C-contiguous copy of ``a`` whose data starts one byte past an aligned address."""
-    raw = np.zeros(a.nbytes + a.itemsize, np.uint8)
-    start = 1 if raw.ctypes.data % a.itemsize == 0 else 0
-    b = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    b[...] = a
-    assert not b.flags.aligned
-    return b
-
 
 @pytest.fixture
 def loop_arguments(monkeypatch):

@@ -1,5 +1,5 @@
 """What this installation runs: version, OpenMP, threads, instruction set."""
-from leakyrelu import _dispatch
+from leakyrelu import _dispatch, _threads
 
 
 def config():
@@ -7,10 +7,13 @@ def config():
     from leakyrelu import __version__
 
     kernels = _dispatch.kernels
+    threads, why = _threads.effective_threads(kernels)
     return {
         "version": __version__,
         "openmp": kernels.OPENMP,
         "default_threads": kernels.default_threads(),
+        "threads_source": why,
+        "usable_cpus": int(_threads.STATE[_threads.CAP]),
         "serial_threshold_bytes": kernels.SERIAL_THRESHOLD_BYTES,
         "instruction_set": kernels.INSTRUCTION_SET,
         "available_instruction_sets": _dispatch.supported_instruction_sets(),
@@ -26,14 +29,14 @@ def show_config():
     >>> leakyrelu.show_config()  # doctest: +SKIP
     leakyrelu 0.1.0
       OpenMP:             compiled in
-      default threads:    2
+      default threads:    2 (2 CPUs in the affinity mask)
       serial below:       256 KiB of output (less for elu, celu, selu)
       instruction set:    avx512 (available: baseline, avx2, avx512)
     """
     c = config()
     print(f"leakyrelu {c['version']}")
     print(f"  OpenMP:             {'compiled in' if c['openmp'] else 'not compiled in (serial)'}")
-    print(f"  default threads:    {c['default_threads']}")
+    print(f"  default threads:    {c['default_threads']} ({c['threads_source']})")
     print(f"  serial below:       {c['serial_threshold_bytes'] // 1024} KiB of output "
           "(less for elu, celu, selu)")
     print(f"  instruction set:    {c['instruction_set']} "

@@ -64,7 +64,8 @@ def elu(x, alpha=1.0, *, out=None, num_threads=None):
         ``out=x`` works in place.
     num_threads : int, optional
         OpenMP threads for this call. The default follows ``OMP_NUM_THREADS``
-        and threadpoolctl; arrays below a measured size run serially.
+        and threadpoolctl, capped by the CPUs this process may use; arrays
+        below a measured size run serially.
 
     Returns
     -------

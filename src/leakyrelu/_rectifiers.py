@@ -28,7 +28,8 @@ def relu(x, *, out=None, num_threads=None):
         ``out=x`` works in place.
     num_threads : int, optional
         OpenMP threads for this call. The default follows ``OMP_NUM_THREADS``
-        and threadpoolctl; arrays below a measured size run serially.
+        and threadpoolctl, capped by the CPUs this process may use; arrays
+        below a measured size run serially.
 
     Returns
     -------
@@ -107,7 +108,8 @@ def leaky_relu(x, alpha=0.01, *, out=None, num_threads=None):
         ``out=x`` works in place.
     num_threads : int, optional
         OpenMP threads for this call. The default follows ``OMP_NUM_THREADS``
-        and threadpoolctl; arrays below a measured size run serially.
+        and threadpoolctl, capped by the CPUs this process may use; arrays
+        below a measured size run serially.
 
     Returns
     -------
@@ -382,7 +384,7 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
         with np.errstate(over="ignore", invalid="ignore"):  # rounding to half: inf, NaN
             np.copyto(result, target, casting="unsafe")
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN sums, like the kernels
-        grad_weight = partial.sum(axis=0).astype(call.dtype).reshape(plan.shape)
+        grad_weight = partial[0].astype(call.dtype).reshape(plan.shape)  # summed by the kernel
     if call.out is None and transposed:
         result = result.T
     return call.result(result), grad_weight
