@@ -255,6 +255,7 @@ def peer_call(peer, case, mode, arrays, out, threads):
         def call():
             numba.set_num_threads(threads)
             kernel(flat_x, s, flat_o)
+            return out
         return call
     if peer == "numexpr" and mode == "out":
         ne = optional("numexpr")
@@ -262,7 +263,7 @@ def peer_call(peer, case, mode, arrays, out, threads):
 
         def call():
             ne.set_num_threads(threads)
-            ne.evaluate("where(x > 0, x, a * x)", local_dict=env, out=out)
+            return ne.evaluate("where(x > 0, x, a * x)", local_dict=env, out=out)
         return call
     if peer == "jax" and mode == "alloc":
         if threads != (os.cpu_count() or 1):   # XLA's CPU threads cannot be set per call
@@ -276,7 +277,7 @@ def peer_call(peer, case, mode, arrays, out, threads):
             session.run(None, {"x": x})
         except Exception:   # no kernel for this dtype in this onnxruntime
             return None
-        return lambda: session.run(None, {"x": x})
+        return lambda: session.run(None, {"x": x})[0]
     return None
 
 
@@ -340,7 +341,7 @@ def row_calls(case, mode, x0, g0, threads, peers=PEERS):
 
         def torch_call():
             torch.set_num_threads(threads)
-            torch_fn(tensors, tout)
+            return torch_fn(tensors, tout)
         calls["torch"] = (restore if mode == "inplace" else nothing, torch_call, "torch")
     for peer in peers:
         if peer != "torch" and optional(peer) is not None:

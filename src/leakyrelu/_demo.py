@@ -25,7 +25,8 @@ MOMENTUM = 0.9
 BATCH_SIZE = 32
 LEAKY_ALPHA = 0.2
 EPOCHS = 20
-SEEDS = (0, 1, 2)
+COLLAPSED = 0.5   # a run whose test accuracy ends below this has failed to train
+SEEDS = (0, 1, 2, 3, 4)
 
 
 def load_data(seed=0, test_fraction=0.2):
@@ -284,19 +285,29 @@ def summarize(histories, out=sys.stdout):
     fewer_dead = sum(sum(lk) < sum(rl) for lk, rl in
                      zip(leaky["dead_end_per_seed"], relu["dead_end_per_seed"]))
     better = sum(lk > rl for lk, rl in zip(leaky["test_per_seed"], relu["test_per_seed"]))
-    gap = leaky["test_mean"] - relu["test_mean"]
-    spread = max(leaky["test_std"], relu["test_std"])
-    if abs(gap) <= spread:
-        accuracy_text = (f"the test accuracies differ by {gap:+.1%}, within the spread over "
-                         f"seeds ({spread:.1%}): no clear difference in accuracy")
-    else:
-        accuracy_text = (f"LeakyReLU's test accuracy is {gap:+.1%} "
-                         f"{'higher' if gap > 0 else 'lower'} on average, beyond the "
-                         f"spread over seeds ({spread:.1%})")
-    print(f"verdict: LeakyReLU ended with fewer dead units on {fewer_dead} of {len(seeds)} "
-          f"seeds and better test accuracy on {better} of {len(seeds)}; {accuracy_text}. "
-          "ReLU units that start dead can revive here too, through the layers below them "
-          "(a dead unit's inputs keep changing), just more slowly.", file=out)
+    collapsed = [s for s, t in zip(seeds, relu["test_per_seed"]) if t < COLLAPSED]
+    kept = [i for i, s in enumerate(seeds) if s not in collapsed]
+    text = (f"verdict: LeakyReLU ended with fewer dead units on {fewer_dead} of {len(seeds)} "
+            f"seeds and better test accuracy on {better} of {len(seeds)}. ")
+    if collapsed:
+        text += (f"ReLU collapsed (test accuracy below {COLLAPSED:.0%}, its units dead) on "
+                 f"seed{'s' if len(collapsed) > 1 else ''} "
+                 f"{' '.join(map(str, collapsed))}; LeakyReLU did not. ")
+    if kept:
+        r = np.array(relu["test_per_seed"])[kept]
+        k = np.array(leaky["test_per_seed"])[kept]
+        gap, spread = float(np.mean(k - r)), float(max(r.std(), k.std()))
+        where = "On the seeds where ReLU trained" if collapsed else "Over the seeds"
+        if abs(gap) <= spread:
+            text += (f"{where}, the test accuracies differ by {gap:+.1%}, within "
+                     f"the spread over seeds ({spread:.1%}): no clear difference.")
+        else:
+            text += (f"{where}, LeakyReLU's test accuracy is {gap:+.1%} "
+                     f"{'higher' if gap > 0 else 'lower'} on average (spread {spread:.1%}).")
+    print(text, file=out)
+    print("A dead ReLU unit gets no gradient, but its inputs still change while the layers "
+          "below it learn, so dead units can revive (compare the start and end figures).",
+          file=out)
     return stats
 
 
