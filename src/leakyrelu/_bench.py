@@ -29,7 +29,7 @@ from leakyrelu._benchcases import (FUNCTIONS, cases, MEMORY_TARGET, PEER_TARGET,
 MODES = ("out", "inplace", "alloc")
 QUICK_FUNCTIONS = ("leaky_relu", "leaky_relu_grad", "relu", "prelu", "elu", "elu_grad")
 QUICK_ALLOC = ("leaky_relu", "relu")          # allocating rows too: jax and onnxruntime
-QUICK_SIZES = (1 << 16, 1 << 22)    # 256 KB float32: in L2; 16/32 MB: beyond L2
+QUICK_SIZES = (1 << 16, 1 << 21)    # 256 KB float32: in L2; 8/16 MB: beyond L2
 FULL_SIZES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)   # 64M elements: well beyond the L3
 DEFAULT_SIZES = QUICK_SIZES
 QUICK_GAP = 0.02    # seconds of sleep between runtimes at 2+ threads (see _benchcases.measure)
@@ -284,7 +284,7 @@ def main(args):
         FUNCTIONS if full else QUICK_FUNCTIONS)
     functions = tuple(f for f in FUNCTIONS if f in functions)   # the table's order
     modes = MODES if full else ("out",)
-    budget = 0.3 if full else 0.2
+    budget = 0.3 if full else 0.12
     rows = run(functions, sizes, threads, modes=modes, budget=budget, progress=not args.json)
     threaded = scaling(rows)
     with_leaky = "leaky_relu" in functions
