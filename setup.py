@@ -32,6 +32,7 @@ SERIAL_THRESHOLD_BYTES = 262144  # measured crossover of 1 and 2 threads: docs/p
 # among them) must not depend on the instruction set; _vexp.h asks for FMA
 # explicitly where it is only a matter of speed.
 UNIX_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off"]
+DEBUG_INFO = os.environ.get("LEAKYRELU_DEBUG_INFO", "") not in ("", "0")
 UNIX_ISA_FLAGS = {
     "baseline": [],
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
@@ -115,6 +116,10 @@ class BuildExt(build_ext):
             isa = ext.name.rsplit("_", 1)[-1]
             isa_flags = (MSVC_ISA_FLAGS if msvc else UNIX_ISA_FLAGS).get(isa, [])
             ext.extra_compile_args = (MSVC_FLAGS if msvc else UNIX_FLAGS) + isa_flags
+            if not msvc and not DEBUG_INFO:
+                # No debug info in wheels (it triples their size); the sanitizer and
+                # valgrind scripts ask for it with LEAKYRELU_DEBUG_INFO=1.
+                ext.extra_compile_args.append("-g0")
             ext.extra_link_args = []
             if openmp:
                 ext.extra_compile_args += openmp[0]

@@ -26,4 +26,5 @@ python -m asv run --python=same --quick --show-stderr \
     --bench "MemoryForward\.peakmem_leaky_relu\('float32', " \
     --bench "MemoryGradient\.peakmem_prelu_grad\('float32', " \
     --bench "Ratio\.track_(relu|selu_grad)\('float32', 10000, 1\)" \
-    --bench "Compare\.time_(leaky_relu|prelu_grad|rrelu_train_grad)\('[a-z]+', 10000, 1\)"
+    --bench "Compare\.time_(leaky_relu|prelu_grad|rrelu_train_grad)\('[a-z]+', 10000, 1\)" \
+    --bench "Table\.track_ratio\('(leaky_relu|relu_grad)', 'float32', 10000, 'out', 1, "

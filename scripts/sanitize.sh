@@ -38,7 +38,7 @@ VPY="$WORK/venv/bin/python"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 # The flags go into CC as well: setup.py's OpenMP probe links its test
 # program with CC alone, and without them would fail and build serial kernels.
-(cd "$WORK/src" && CC="$CC $SAN" CFLAGS="$SAN" LDFLAGS="$SAN" \
+(cd "$WORK/src" && LEAKYRELU_DEBUG_INFO=1 CC="$CC $SAN" CFLAGS="$SAN" LDFLAGS="$SAN" \
     "$VPY" -m pip install --no-build-isolation --no-deps -v . > "$WORK/build.log" 2>&1) || {
     tail -50 "$WORK/build.log"; echo "sanitize.sh: build failed"; exit 1; }
 # Every kernel build must have been compiled with the sanitizers (and with

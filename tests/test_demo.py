@@ -35,7 +35,7 @@ def parse_rows(stdout):
 
 @pytest.fixture(scope="module")
 def two_epochs():
-    result = run_demo("--epochs", "2")
+    result = run_demo("--epochs", "2", "--seed", "0", "1")
     assert result.returncode == 0, result.stderr
     return result
 
@@ -62,10 +62,36 @@ def test_relu_units_die_and_leaky_ones_come_back(two_epochs):
     leaky_dead = np.mean(last["LeakyReLU"][3:])
     assert relu_dead >= 50 and relu_dead >= leaky_dead + 30
     assert last["LeakyReLU"][2] >= 80 and last["LeakyReLU"][2] > last["ReLU"][2] + 30
-    summary = two_epochs.stdout.strip().splitlines()[-1]
-    assert summary.startswith("summary after 2 epochs")
+    lines = two_epochs.stdout.splitlines()
+    summary = next(line for line in lines if line.startswith("seed 0 after 2 epochs"))
     assert "LeakyReLU kept its units alive" in summary
     assert f"{last['LeakyReLU'][2]:.1f}% test accuracy" in summary
+
+
+def test_summary_over_seeds(two_epochs):
+    out = two_epochs.stdout
+    assert "over 2 seeds (0 1), 2 epochs" in out
+    for name in ("ReLU", "LeakyReLU"):
+        line = next(line for line in out.splitlines() if line.startswith(f"  {name} "))
+        assert re.search(r"dead at start +\d+% / +\d+%, at end +\d+% / +\d+%; "
+                         r"test [\d.]+% \+- [\d.]+% \(per seed: [\d.]+%, [\d.]+%\)", line)
+    assert re.search(r"verdict: LeakyReLU ended with fewer dead units on \d of 2 seeds", out)
+
+
+def test_summarize_says_where_leaky_relu_does_not_help():
+    def history(test, dead):
+        return [{"epoch": 0, "test": 0.1, "dead": [0.5, 0.9]},
+                {"epoch": 3, "test": test, "dead": dead}]
+    histories = {0: {"ReLU": history(0.96, [0.1, 0.1]), "LeakyReLU": history(0.95, [0, 0])},
+                 1: {"ReLU": history(0.97, [0.2, 0.0]), "LeakyReLU": history(0.96, [0, 0])}}
+    out = io.StringIO()
+    stats = _demo.summarize(histories, out=out)
+    assert stats["ReLU"]["test_mean"] == pytest.approx(0.965)
+    assert stats["LeakyReLU"]["dead_start"] == [0.5, 0.9]
+    text = out.getvalue()
+    assert "better test accuracy on 0 of 2" in text
+    assert "collapsed" not in text
+    assert "lower on average" in text
 
 
 def test_dead_relu_units_never_learn():

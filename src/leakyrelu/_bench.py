@@ -1,152 +1,135 @@
-"""``python -m leakyrelu bench``: leakyrelu side by side with its peers.
+"""``python -m leakyrelu bench``: a report over the benchmark table in ``_benchcases``.
 
-Every row times one kernel call in one mode and, interleaved in the same
-process, its references:
+Every row times one call of leakyrelu and, interleaved in the same process
+at the same thread count, its memory reference and every installed peer
+(see ``_benchcases``). Each row gets one verdict against stated targets:
 
-* the memory limit, NumPy streaming the same bytes: ``np.copyto`` for
-  ``out=`` calls, ``np.multiply(x, 1, out=x)`` in place and ``x.copy()`` for
-  allocating calls (gradients read two arrays, so their reference moves
-  1.5 times as many elements, or multiplies in place by an array of ones);
-* PyTorch's CPU kernel at the same thread count, when torch is installed;
-* the NumPy idiom a user would otherwise write, where there is one.
+* ``ok``: every target of the row is met;
+* ``behind <ref>``: a target is missed, by a timing that was stable;
+* ``noisy``: a target is missed but the timings did not settle (the first
+  and second half of the rounds disagree by more than 5%): not a slowdown;
+* ``no target``: nothing to compare with (e.g. torch absent for rrelu_train).
 
-Inputs are random-sign normal data. Each timing is the best of several
-calls; in-place calls start every repetition from fresh data.
+Targets: ``x mem`` <= 1.05 for memory-bound functions; ``x torch`` <= 1.00
+(rrelu_train <= 0.10); ours / numba, numexpr, jax, onnxruntime <= 1.00;
+the input rows (float16, bfloat16, strided, 100 elements) state their own.
 """
 import json
+import os
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 import leakyrelu as lr
 from leakyrelu import _dispatch
+from leakyrelu._benchcases import (FUNCTIONS, cases, MEMORY_TARGET, PEER_TARGET, PEERS, inputs,
+                                   installed_peers, measure, optional, row_calls)
 
 MODES = ("out", "inplace", "alloc")
-DEFAULT_SIZES = (1 << 16, 1 << 20, 1 << 24)
+QUICK_FUNCTIONS = ("leaky_relu", "leaky_relu_grad", "relu", "prelu", "elu", "elu_grad")
+QUICK_ALLOC = ("leaky_relu", "relu")          # allocating rows too: jax and onnxruntime
+QUICK_SIZES = (1 << 16, 1 << 21)    # 256 KB float32: in L2; 8/16 MB: beyond L2
 FULL_SIZES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)   # 64M elements: well beyond the L3
-QUICK_SIZES = (1 << 20,)
-PRELU_CHANNELS = 16
-
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:  # torch is an optional peer
-    torch = None
+DEFAULT_SIZES = QUICK_SIZES
+QUICK_GAP = 0.02    # seconds of sleep between runtimes at 2+ threads (see _benchcases.measure)
 
 
 @dataclass
-class Case:
-    """How to call one function in each mode, for leakyrelu and its peers."""
-    name: str
-    grad: bool
-    ours: object                      # (arrays, out, threads) -> result
-    torch_call: dict = field(default_factory=dict)   # mode -> (tensors, out) -> result
-    numpy_idiom: object = None        # arrays -> result
-    memory_bound: bool = True
-    torch_target: float = 1.0         # ours / torch must not exceed this
+class Row:
+    function: str
+    dtype: str
+    size: int
+    threads: int
+    mode: str
+    leakyrelu_us: float
+    memory_us: float
+    memory_ratio: float
+    torch_us: float = None
+    torch_ratio: float = None
+    numpy_us: float = None
+    status: str = "ok"
+    peers_us: dict = field(default_factory=dict)    # numba, numexpr, jax, onnxruntime
+    noisy: bool = False
+    targets: str = ""
 
 
-def _prelu_shape(n):
-    return (max(n // (PRELU_CHANNELS * 1024), 1), PRELU_CHANNELS, min(n // PRELU_CHANNELS, 1024))
+def verdict(checks):
+    """One verdict from [(reference, ratio, target, noisy)]; ratio None = reference absent.
+
+    ``ok`` when every present target is met; a missed target makes the row
+    ``behind <reference>``, unless the timing was noisy, then ``noisy``.
+    No present target at all: ``no target``.
+    """
+    present = [c for c in checks if c[1] is not None and c[2] is not None]
+    if not present:
+        return "no target"
+    missed = [c for c in present if c[1] > c[2]]
+    if not missed:
+        return "ok"
+    if any(noisy for _, _, _, noisy in missed):
+        return "noisy"
+    return "behind " + ",".join(name for name, _, _, _ in missed)
 
 
-def _cases():
-    a, lo, hi, seed = 0.01, 1 / 8, 1 / 3, 1234
-    sa, ss = lr.SELU_ALPHA, lr.SELU_SCALE
-    nn = torch._C._nn if torch else None
-    aten = torch.ops.aten if torch else None
-    w = {}  # prelu weights by dtype, made on first use
-
-    def weight(dtype):
-        if dtype not in w:
-            w[dtype] = np.linspace(0.05, 0.3, PRELU_CHANNELS).astype(dtype)
-        return w[dtype]
-
-    def tw(t):
-        return torch.from_numpy(weight(t.numpy().dtype))
-
-    def rrelu_noise(t):
-        return torch.empty_like(t)
-
-    cases = [
-        Case("leaky_relu", False, lambda A, o, t: lr.leaky_relu(A[0], a, out=o, num_threads=t),
-             {"out": lambda T, o: nn.leaky_relu(T[0], a, out=o),
-              "inplace": lambda T, o: F.leaky_relu_(T[0], a),
-              "alloc": lambda T, o: F.leaky_relu(T[0], a)},
-             lambda A: np.where(A[0] > 0, A[0], a * A[0])),
-        Case("leaky_relu_grad", True,
-             lambda A, o, t: lr.leaky_relu_grad(A[0], A[1], a, out=o, num_threads=t),
-             {"out": lambda T, o: aten.leaky_relu_backward.grad_input(T[0], T[1], a, False,
-                                                                      grad_input=o),
-              "alloc": lambda T, o: aten.leaky_relu_backward(T[0], T[1], a, False)},
-             lambda A: np.where(A[1] > 0, A[0], a * A[0])),
-        Case("relu", False, lambda A, o, t: lr.relu(A[0], out=o, num_threads=t),
-             {"out": lambda T, o: torch.clamp_min(T[0], 0, out=o),
-              "inplace": lambda T, o: torch.relu_(T[0]),
-              "alloc": lambda T, o: torch.relu(T[0])},
-             lambda A: np.maximum(A[0], 0)),
-        Case("relu_grad", True, lambda A, o, t: lr.relu_grad(A[0], A[1], out=o, num_threads=t),
-             {"out": lambda T, o: aten.threshold_backward.grad_input(T[0], T[1], 0, grad_input=o),
-              "alloc": lambda T, o: aten.threshold_backward(T[0], T[1], 0)},
-             lambda A: np.where(A[1] > 0, A[0], 0)),
-        Case("prelu", False,
-             lambda A, o, t: lr.prelu(A[0], weight(A[0].dtype), out=o, num_threads=t),
-             {"alloc": lambda T, o: F.prelu(T[0], tw(T[0]))},
-             lambda A: np.where(A[0] > 0, A[0], weight(A[0].dtype)[:, None] * A[0])),
-        Case("prelu_grad", True,
-             lambda A, o, t: lr.prelu_grad(A[0], A[1], weight(A[0].dtype), out=o, num_threads=t),
-             {"alloc": lambda T, o: [r.sum((0, 2)) if r.dim() == 3 and i else r for i, r in
-                                     enumerate(aten._prelu_kernel_backward(
-                                         T[0], T[1], tw(T[0]).view(1, -1, 1)))]}),
-        Case("rrelu", False, lambda A, o, t: lr.rrelu(A[0], lo, hi, out=o, num_threads=t),
-             {"inplace": lambda T, o: F.rrelu_(T[0], lo, hi, training=False),
-              "alloc": lambda T, o: F.rrelu(T[0], lo, hi, training=False)}),
-        Case("rrelu_train", False,
-             lambda A, o, t: lr.rrelu(A[0], lo, hi, training=True, seed=seed, out=o,
-                                      num_threads=t),
-             {"inplace": lambda T, o: F.rrelu_(T[0], lo, hi, training=True),
-              "alloc": lambda T, o: F.rrelu(T[0], lo, hi, training=True)},
-             memory_bound=False, torch_target=0.1),
-        Case("rrelu_train_grad", True,
-             lambda A, o, t: lr.rrelu_grad(A[0], A[1], lo, hi, training=True, seed=seed,
-                                           out=o, num_threads=t),
-             {"alloc": lambda T, o: aten.rrelu_with_noise_backward(
-                 T[0], T[1], rrelu_noise(T[1]), lo, hi, True, False)}),
-        Case("elu", False, lambda A, o, t: lr.elu(A[0], out=o, num_threads=t),
-             {"out": lambda T, o: nn.elu(T[0], out=o),
-              "inplace": lambda T, o: F.elu_(T[0]),
-              "alloc": lambda T, o: F.elu(T[0])},
-             lambda A: np.where(A[0] > 0, A[0], np.expm1(np.minimum(A[0], 0))),
-             memory_bound=False),
-        Case("elu_grad", True, lambda A, o, t: lr.elu_grad(A[0], A[1], out=o, num_threads=t),
-             {"out": lambda T, o: aten.elu_backward.grad_input(T[0], 1.0, 1, 1, False, T[1],
-                                                               grad_input=o),
-              "alloc": lambda T, o: aten.elu_backward(T[0], 1.0, 1, 1, False, T[1])},
-             memory_bound=False),
-        Case("celu", False, lambda A, o, t: lr.celu(A[0], 2.0, out=o, num_threads=t),
-             {"out": lambda T, o: nn.elu(T[0], 2.0, 1, 0.5, out=o),
-              "inplace": lambda T, o: F.celu_(T[0], 2.0),
-              "alloc": lambda T, o: F.celu(T[0], 2.0)},
-             memory_bound=False),
-        Case("celu_grad", True,
-             lambda A, o, t: lr.celu_grad(A[0], A[1], 2.0, out=o, num_threads=t),
-             {"alloc": lambda T, o: aten.elu_backward(T[0], 2.0, 1, 0.5, False, T[1])},
-             memory_bound=False),
-        Case("selu", False, lambda A, o, t: lr.selu(A[0], out=o, num_threads=t),
-             {"out": lambda T, o: nn.elu(T[0], sa, ss, 1, out=o),
-              "inplace": lambda T, o: F.selu(T[0], inplace=True),
-              "alloc": lambda T, o: F.selu(T[0])},
-             memory_bound=False),
-        Case("selu_grad", True, lambda A, o, t: lr.selu_grad(A[0], A[1], out=o, num_threads=t),
-             {"alloc": lambda T, o: aten.elu_backward(T[0], sa, ss, 1, False, T[1])},
-             memory_bound=False),
-    ]
-    return {c.name: c for c in cases}
+def measure_row(case, mode, x0, g0, threads, budget, peers=PEERS):
+    calls = row_calls(case, mode, x0, g0, threads, peers)
+    gap = QUICK_GAP if threads > 1 else 0.0
+    t = measure(calls, budget=budget, quiet_gap=gap, min_rounds=3 if gap else 6)
+    ours = t["leakyrelu"]
+    row = Row(case.name, x0.dtype.name, x0.size, threads, mode, ours.seconds * 1e6,
+              t["memory"].seconds * 1e6, ours.seconds / t["memory"].seconds)
+    checks = [("mem", row.memory_ratio, MEMORY_TARGET if case.memory_bound else None,
+               ours.noisy or t["memory"].noisy)]
+    targets = [f"mem<={MEMORY_TARGET}"] if case.memory_bound else []
+    if "torch" in t:
+        row.torch_us, row.torch_ratio = t["torch"].seconds * 1e6, ours.seconds / t["torch"].seconds
+        checks.append(("torch", row.torch_ratio, case.torch_target,
+                       ours.noisy or t["torch"].noisy))
+        targets.append(f"torch<={case.torch_target}")
+    elif case.torch_call.get(mode):
+        checks.append(("torch", None, case.torch_target, False))
+    for peer in PEERS[1:]:
+        if peer in t:
+            row.peers_us[peer] = t[peer].seconds * 1e6
+            checks.append((peer, ours.seconds / t[peer].seconds, PEER_TARGET,
+                           ours.noisy or t[peer].noisy))
+            targets.append(f"{peer}<={PEER_TARGET}")
+    if "numpy" in t:
+        row.numpy_us = t["numpy"].seconds * 1e6
+    row.noisy = any(c[3] for c in checks)
+    row.status = verdict(checks)
+    row.targets = " ".join(targets)
+    return row
 
 
-FUNCTIONS = tuple(_cases())
+def jobs(functions, sizes, threads, dtypes, modes):
+    """(function, dtype, size, threads, mode), skipping modes a function has no call for."""
+    return [(f, d, s, t, m) for d in dtypes for s in sizes for f in functions
+            for t in threads for m in modes]
+
+
+def run(functions=QUICK_FUNCTIONS, sizes=QUICK_SIZES, threads=(1, 2),
+        dtypes=("float32", "float64"), modes=("out",), budget=0.3, progress=True,
+        extra_alloc=QUICK_ALLOC, peers=PEERS):
+    """Measure every combination; return the rows as dicts."""
+    todo = jobs(functions, sizes, threads, dtypes, modes)
+    if "alloc" not in modes:
+        todo += jobs([f for f in functions if f in extra_alloc], sizes, threads, dtypes,
+                     ("alloc",))
+    todo.sort(key=lambda j: (j[1], j[2], functions.index(j[0]), j[3], MODES.index(j[4])))
+    rng = np.random.default_rng(2024)
+    bar = Progress(len(todo), progress)
+    rows, data = [], {}
+    for name, dtype, size, nthreads, mode in todo:
+        if (dtype, size) not in data:
+            data.clear()
+            data[(dtype, size)] = inputs(np.dtype(dtype), size, rng)
+        x0, g0 = data[(dtype, size)]
+        bar.step(f"{name} {dtype} {size} {nthreads}t {mode}")
+        rows.append(asdict(measure_row(cases()[name], mode, x0, g0, nthreads, budget, peers)))
+    bar.close()
+    return rows
 
 
 class Progress:
@@ -168,120 +151,71 @@ class Progress:
             sys.stderr.write("\r" + " " * 80 + "\r")
 
 
-def _best_interleaved(calls, reps, budget):
-    """Best time of each call, taking turns so that drift hits all alike.
+# --- input rows: float16, bfloat16, strided views, per-call overhead ------------------
 
-    At least ``reps`` rounds; more, up to 1000, while the rounds fit in
-    ``budget`` seconds, since the best of many short calls is what is stable.
+def input_rows(budget=0.3, functions=FUNCTIONS, size=1 << 20):
+    """Rows for the inputs beyond a contiguous float32/float64 array, 1 thread.
+
+    Each: leakyrelu, the memory reference, and torch on the same data
+    (half, bfloat16, the same strided view), with the row's targets.
     """
-    best = [float("inf")] * len(calls)
-    start = time.perf_counter()
-    for rep in range(1000):
-        for i, (prepare, call) in enumerate(calls):
-            prepare()
-            t0 = time.perf_counter()
-            call()
-            best[i] = min(best[i], time.perf_counter() - t0)
-        if rep + 1 >= reps and time.perf_counter() - start > budget:
-            break
-    return best
+    from leakyrelu._benchcases import input_row_specs
+    rows = []
+    for spec in input_row_specs(size):
+        if spec["function"] not in functions:
+            continue
+        calls, targets = spec["calls"](), spec["targets"]
+        t = measure(calls, budget=budget)
+        ours = t["leakyrelu"]
+        checks, ratios = [], {}
+        for ref, target in targets.items():
+            if ref in t:
+                ratios[ref] = ours.seconds / t[ref].seconds
+                checks.append((ref, ratios[ref], target, ours.noisy or t[ref].noisy))
+            else:
+                checks.append((ref, None, target, False))
+        rows.append({"function": spec["function"], "input": spec["input"],
+                     "mode": spec["mode"], "size": spec["size"],
+                     "times_us": {k: v.seconds * 1e6 for k, v in t.items()},
+                     "ratios": ratios,
+                     "targets": {k: v for k, v in targets.items()},
+                     "noisy": any(c[3] for c in checks), "status": verdict(checks)})
+    return rows
 
 
-@dataclass
-class Row:
-    function: str
-    dtype: str
-    size: int
-    threads: int
-    mode: str
-    leakyrelu_us: float
-    memory_us: float
-    memory_ratio: float
-    torch_us: float = None
-    torch_ratio: float = None
-    numpy_us: float = None
-    status: str = "ok"
+def _below_threshold_rows(budget):
+    """Below the serial threshold, asking for 2 threads must cost nothing."""
+    rows = []
+    for dtype in (np.float32, np.float64):
+        size = _dispatch.kernels.SERIAL_THRESHOLD_BYTES // np.dtype(dtype).itemsize // 2
+        x = np.random.default_rng(1).standard_normal(size).astype(dtype)
+        out = np.empty_like(x)
+        t = measure({"one": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=1),
+                             "ours"),
+                     "two": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=2),
+                             "ours")}, budget=budget)
+        ratio = t["two"].seconds / t["one"].seconds
+        rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name, "size": size,
+                     "one_thread_us": t["one"].seconds * 1e6,
+                     "two_threads_us": t["two"].seconds * 1e6, "ratio": ratio,
+                     "status": verdict([("1 thread", ratio, 1.05,
+                                         t["one"].noisy or t["two"].noisy)])})
+    return rows
 
 
-def _inputs(dtype, size, rng):
-    x = rng.standard_normal(size, dtype=np.float64).astype(dtype)
-    g = rng.standard_normal(size, dtype=np.float64).astype(dtype)
-    return x, g
-
-
-def _measure(case, mode, x0, g0, threads, reps, budget):
-    """Time one row. Inputs are (x,) or (g, x); in-place calls overwrite a copy of the first."""
-    shape = _prelu_shape(x0.size) if case.name.startswith("prelu") else x0.shape
-    pristine = [g0.reshape(shape), x0.reshape(shape)] if case.grad else [x0.reshape(shape)]
-    arrays = [a.copy() for a in pristine]
-    out = np.empty_like(arrays[0])
-    ones = np.ones_like(arrays[0])
-
-    def restore():
-        np.copyto(arrays[0], pristine[0])
-
-    def nothing():
-        pass
-
-    if mode == "out":
-        ours = (nothing, lambda: case.ours(arrays, out, threads))
-        if case.grad:  # three streams: copy 1.5x the elements (real data, not zero pages)
-            big_src = np.concatenate([x0, g0[: x0.size // 2]])
-            big_dst = np.empty_like(big_src)
-            memory = (nothing, lambda: np.copyto(big_dst, big_src))
-        else:
-            memory = (nothing, lambda: np.copyto(out, arrays[0]))
-    elif mode == "inplace":
-        ours = (restore, lambda: case.ours(arrays, arrays[0], threads))
-        if case.grad:
-            memory = (restore, lambda: np.multiply(arrays[0], ones, out=arrays[0]))
-        else:
-            memory = (restore, lambda: np.multiply(arrays[0], 1, out=arrays[0]))
-    else:
-        ours = (nothing, lambda: case.ours(arrays, None, threads))
-        if case.grad:
-            memory = (nothing, lambda: np.multiply(arrays[0], ones))
-        else:
-            memory = (nothing, lambda: arrays[0].copy())
-    calls = [ours, memory]
-
-    torch_fn = case.torch_call.get(mode) if torch is not None else None
-    if torch_fn is not None:
-        tensors = [torch.from_numpy(a) for a in arrays]
-        tout = torch.from_numpy(out)
-        calls.append((restore if mode == "inplace" else nothing,
-                      lambda: torch_fn(tensors, tout)))
-    if case.numpy_idiom is not None and mode == "alloc":
-        calls.append((nothing, lambda: case.numpy_idiom(arrays)))
-
-    if torch is not None:
-        torch.set_num_threads(threads)
-    times = _best_interleaved(calls, reps, budget)
-    row = Row(case.name, x0.dtype.name, x0.size, threads, mode,
-              times[0] * 1e6, times[1] * 1e6, times[0] / times[1])
-    extra = iter(times[2:])
-    if torch_fn is not None:
-        t = next(extra)
-        row.torch_us, row.torch_ratio = t * 1e6, times[0] / t
-    if case.numpy_idiom is not None and mode == "alloc":
-        row.numpy_us = next(extra) * 1e6
-    behind = (case.memory_bound and row.memory_ratio > 1.05) or (
-        row.torch_ratio is not None and row.torch_ratio > case.torch_target)
-    row.status = "behind" if behind else "ok"
-    return row
-
-
-def _tiny_rows(reps):
+def _tiny_rows(budget):
     """A whole allocating call on 100 elements against ``np.maximum(x, 0)``."""
     rows = []
     for dtype in (np.float32, np.float64):
         x = np.random.default_rng(0).standard_normal(100).astype(dtype)
-        times = _best_interleaved([(lambda: None, lambda: lr.leaky_relu(x)),
-                                   (lambda: None, lambda: np.maximum(x, 0))], reps * 200, 0.5)
+        t = measure({"ours": (lambda: None, lambda: lr.leaky_relu(x), "ours"),
+                     "np": (lambda: None, lambda: np.maximum(x, 0), "numpy")}, budget=budget)
+        ratio = t["ours"].seconds / t["np"].seconds
         rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name, "size": 100,
-                     "leakyrelu_us": times[0] * 1e6, "np_maximum_us": times[1] * 1e6,
-                     "ratio": times[0] / times[1],
-                     "status": "ok" if times[0] <= times[1] else "behind"})
+                     "leakyrelu_us": t["ours"].seconds * 1e6,
+                     "np_maximum_us": t["np"].seconds * 1e6, "ratio": ratio,
+                     "status": verdict([("np.maximum", ratio, 1.0,
+                                         t["ours"].noisy or t["np"].noisy)])})
     return rows
 
 
@@ -289,11 +223,7 @@ IN_CACHE_BYTES = 16 << 20   # one array's size that, with its output, still sits
 
 
 def scaling(rows):
-    """The speed-up from 1 to 2 threads, for arrays of 1M elements and up that sit in cache.
-
-    Beyond the cache both threads wait on the same memory bus, so the
-    speed-up there says more about the machine than about the kernels.
-    """
+    """The speed-up from 1 to 2 threads, for arrays of 1M elements and up that sit in cache."""
     by_key = {(r["function"], r["dtype"], r["size"], r["mode"], r["threads"]): r for r in rows}
     result = []
     for (name, dtype, size, mode, threads), r in by_key.items():
@@ -302,111 +232,113 @@ def scaling(rows):
         if threads == 1 and two is not None and size >= 1 << 20 and in_cache:
             speedup = r["leakyrelu_us"] / two["leakyrelu_us"]
             result.append({"function": name, "dtype": dtype, "size": size, "mode": mode,
-                           "speedup": speedup, "status": "ok" if speedup >= 1.7 else "behind"})
+                           "speedup": speedup, "status": "ok" if speedup >= 1.7 else
+                           ("noisy" if r["noisy"] or two["noisy"] else "behind")})
     return result
 
 
-def _below_threshold_rows(reps):
-    """Below the serial threshold, asking for 2 threads must cost nothing."""
-    rows = []
-    for dtype in (np.float32, np.float64):
-        size = _dispatch.kernels.SERIAL_THRESHOLD_BYTES // np.dtype(dtype).itemsize // 2
-        x = np.random.default_rng(1).standard_normal(size).astype(dtype)
-        out = np.empty_like(x)
-        times = _best_interleaved(
-            [(lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=1)),
-             (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=2))], reps * 100, 0.3)
-        ratio = times[1] / times[0]
-        rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name, "size": size,
-                     "one_thread_us": times[0] * 1e6, "two_threads_us": times[1] * 1e6,
-                     "ratio": ratio, "status": "ok" if ratio <= 1.05 else "behind"})
-    return rows
+# --- the report --------------------------------------------------------------------
+
+def _us(value):
+    return "-" if value is None else f"{value:.1f}us"
 
 
-def run(functions=FUNCTIONS, sizes=DEFAULT_SIZES, threads=(1, 2), dtypes=("float32", "float64"),
-        modes=MODES, reps=7, budget=0.5, progress=True):
-    """Measure every combination; return the rows as dicts."""
-    cases = _cases()
-    rng = np.random.default_rng(2024)
-    jobs = [(f, d, s, t, m) for d in dtypes for s in sizes for f in functions
-            for t in threads for m in modes]
-    bar = Progress(len(jobs), progress)
-    rows, data = [], {}
-    for name, dtype, size, nthreads, mode in jobs:
-        if (dtype, size) not in data:
-            data.clear()
-            data[(dtype, size)] = _inputs(np.dtype(dtype), size, rng)
-        x0, g0 = data[(dtype, size)]
-        bar.step(f"{name} {dtype} {size} {nthreads}t {mode}")
-        rows.append(asdict(_measure(cases[name], mode, x0, g0, nthreads, reps, budget)))
-    bar.close()
-    return rows
+def _x(value):
+    return "-" if value is None else f"{value:.2f}"
 
 
-def _fmt(value, spec):
-    return "-" if value is None else format(value, spec)
-
-
-def format_table(rows):
-    header = (f"{'function':<17} {'dtype':<8} {'size':>9} {'thr':>3} {'mode':<8} "
-              f"{'leakyrelu':>10} {'memory':>10} {'x mem':>6} {'torch':>10} {'x torch':>7} "
-              f"{'numpy':>10}  status")
+def format_table(rows, peers=None):
+    """The rows as text; a peer's column appears when any row has it, "-" where absent."""
+    peers = peers if peers is not None else [p for p in PEERS[1:]
+                                             if any(p in r.get("peers_us", {}) for r in rows)]
+    header = (f"{'function':<16} {'dtype':<7} {'size':>8} {'thr':>3} {'mode':<7} "
+              f"{'ours':>9} {'memory':>9} {'x mem':>5} {'torch':>9} {'x torch':>7}"
+              + "".join(f" {p[:8]:>9}" for p in peers) + "  verdict")
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r['function']:<17} {r['dtype']:<8} {r['size']:>9} {r['threads']:>3} "
-            f"{r['mode']:<8} {r['leakyrelu_us']:>8.1f}us {r['memory_us']:>8.1f}us "
-            f"{r['memory_ratio']:>6.2f} {_fmt(r['torch_us'], '>8.1f') + 'us':>10} "
-            f"{_fmt(r['torch_ratio'], '>7.2f'):>7} {_fmt(r['numpy_us'], '>8.1f') + 'us':>10}"
-            f"  {r['status']}")
+            f"{r['function']:<16} {r['dtype']:<7} {r['size']:>8} {r['threads']:>3} "
+            f"{r['mode']:<7} {_us(r['leakyrelu_us']):>9} {_us(r['memory_us']):>9} "
+            f"{_x(r['memory_ratio']):>5} {_us(r['torch_us']):>9} {_x(r['torch_ratio']):>7}"
+            + "".join(f" {_us(r.get('peers_us', {}).get(p)):>9}" for p in peers)
+            + f"  {r['status']}")
+    return "\n".join(lines)
+
+
+def format_inputs(rows):
+    lines = []
+    for r in rows:
+        refs = "  ".join(f"x {ref} {_x(r['ratios'].get(ref))} (<= {target})"
+                         for ref, target in r["targets"].items())
+        times = " ".join(f"{k} {_us(v)}" for k, v in r["times_us"].items())
+        lines.append(f"  {r['function']:<16} {r['input']:<22} {r['mode']:<7} {r['size']:>8}  "
+                     f"{refs}  {r['status']}   [{times}]")
     return "\n".join(lines)
 
 
 def main(args):
-    sizes = tuple(args.sizes) if args.sizes else (
-        QUICK_SIZES if args.quick else FULL_SIZES if args.full else DEFAULT_SIZES)
-    threads = tuple(args.threads) if args.threads else ((1,) if args.quick else (1, 2))
-    functions = tuple(args.functions) if args.functions else FUNCTIONS
-    unknown = set(functions) - set(FUNCTIONS)
-    if unknown:
-        raise SystemExit(f"unknown function(s): {', '.join(sorted(unknown))}; "
-                         f"choose from {', '.join(FUNCTIONS)}")
-    reps = 3 if args.quick else 7
-    rows = run(functions, sizes, threads, reps=reps, budget=0.1 if args.quick else 0.3,
-               progress=not args.json)
-    tiny = _tiny_rows(reps)
+    full = args.full
+    sizes = tuple(args.sizes) if args.sizes else (FULL_SIZES if full else QUICK_SIZES)
+    threads = tuple(args.threads) if args.threads else (1, 2)
+    functions = tuple(args.functions) if args.functions else (
+        FUNCTIONS if full else QUICK_FUNCTIONS)
+    functions = tuple(f for f in FUNCTIONS if f in functions)   # the table's order
+    modes = MODES if full else ("out",)
+    budget = 0.3 if full else 0.12
+    rows = run(functions, sizes, threads, modes=modes, budget=budget, progress=not args.json)
     threaded = scaling(rows)
-    serial = _below_threshold_rows(reps)
+    with_leaky = "leaky_relu" in functions
+    tiny = _tiny_rows(budget) if with_leaky else []
+    serial = _below_threshold_rows(budget) if with_leaky else []
+    extra = input_rows(budget, functions) if full else []
     if args.json:
         json.dump({"config": _config(), "rows": rows, "tiny": tiny, "scaling": threaded,
-                   "below_threshold": serial}, sys.stdout, indent=1)
+                   "below_threshold": serial, "inputs": extra}, sys.stdout, indent=1)
         print()
         return
     cfg = _config()
+    torch = optional("torch")
     print(f"leakyrelu {cfg['version']} on {cfg['instruction_set']} kernels, "
-          f"OpenMP {'on' if cfg['openmp'] else 'off'}; torch "
-          f"{torch.__version__ if torch else 'not installed'}; numpy {np.__version__}")
-    print("times are the best of several calls; x mem = leakyrelu / memory limit "
-          "(target <= 1.05), x torch = leakyrelu / torch (target <= 1.00; rrelu_train <= 0.10)\n")
+          f"OpenMP {'on' if cfg['openmp'] else 'off'}, {os.cpu_count()} CPUs; "
+          f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}; "
+          f"other peers: {', '.join(installed_peers()[1:] if torch else installed_peers()) or 'none'}")
+    print("times: best of interleaved rounds; x mem, x torch = our time / theirs; peer "
+          "columns: their time. verdict: ok = every target met; behind <ref> = a target "
+          f"missed; noisy = timings unsettled, rerun. Targets: x mem <= {MEMORY_TARGET} "
+          "(memory-bound functions), x torch <= 1.00 (rrelu_train <= 0.10), "
+          "ours <= each peer.\n")
     print(format_table(rows))
-    print("\ntiny arrays (100 elements), a whole allocating call against np.maximum(x, 0):")
-    for r in tiny:
-        print(f"  leaky_relu {r['dtype']:<8} {r['leakyrelu_us']:6.2f}us vs "
-              f"{r['np_maximum_us']:6.2f}us  ratio {r['ratio']:.2f}  {r['status']}")
+    if extra:
+        print("\ninputs, 1 thread (ratio = our time / reference, target in brackets):")
+        print(format_inputs(extra))
+    if tiny:
+        print("\nper-call overhead: 100 elements, a whole allocating call against "
+              "np.maximum(x, 0) (target: <= 1.00):")
+        for r in tiny:
+            print(f"  leaky_relu {r['dtype']:<8} {r['leakyrelu_us']:6.2f}us vs "
+                  f"{r['np_maximum_us']:6.2f}us  ratio {r['ratio']:.2f}  {r['status']}")
     if threaded:
         print("\n2 threads against 1, same call, arrays of 1M elements and up that fit in "
               "cache (target: >= 1.7x faster):")
         for r in threaded:
             print(f"  {r['function']:<17} {r['dtype']:<8} {r['size']:>9} {r['mode']:<8} "
                   f"{r['speedup']:5.2f}x  {r['status']}")
-    print(f"\nbelow the serial threshold ({_dispatch.kernels.SERIAL_THRESHOLD_BYTES // 1024} KiB), "
-          "num_threads=2 against 1 (target: no slowdown):")
-    for r in serial:
-        print(f"  leaky_relu {r['dtype']:<8} {r['size']:>7} {r['two_threads_us']:6.2f}us vs "
-              f"{r['one_thread_us']:6.2f}us  ratio {r['ratio']:.2f}  {r['status']}")
-    everything = rows + tiny + threaded + serial
-    behind = sum(r["status"] == "behind" for r in everything)
-    print(f"\n{len(everything) - behind} ok, {behind} behind")
+    if serial:
+        print(f"\nbelow the serial threshold "
+              f"({_dispatch.kernels.SERIAL_THRESHOLD_BYTES // 1024} KiB), "
+              "num_threads=2 against 1 (target: no slowdown):")
+        for r in serial:
+            print(f"  leaky_relu {r['dtype']:<8} {r['size']:>7} {r['two_threads_us']:6.2f}us vs "
+                  f"{r['one_thread_us']:6.2f}us  ratio {r['ratio']:.2f}  {r['status']}")
+    everything = rows + tiny + threaded + serial + extra
+    counts = {}
+    for r in everything:
+        key = r["status"].split()[0]
+        counts[key] = counts.get(key, 0) + 1
+    print("\n" + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if not full:
+        print("python -m leakyrelu bench --full: every function, mode and size, and the "
+              "float16, bfloat16, strided and list rows (about 4-6 minutes)")
 
 
 def _config():

@@ -25,6 +25,8 @@ MOMENTUM = 0.9
 BATCH_SIZE = 32
 LEAKY_ALPHA = 0.2
 EPOCHS = 20
+COLLAPSED = 0.5   # a run whose test accuracy ends below this has failed to train
+SEEDS = (0, 1, 2, 3, 4)
 
 
 def load_data(seed=0, test_fraction=0.2):
@@ -157,9 +159,9 @@ def accuracy(model, x, y):
 class _Progress:
     """A one-line text bar on stderr, drawn only when stderr is a terminal."""
 
-    def __init__(self, total, stream=sys.stderr, width=30):
+    def __init__(self, total, stream=sys.stderr, width=30, enabled=True):
         self.total, self.stream, self.width = total, stream, width
-        self.enabled = stream.isatty()
+        self.enabled = enabled and stream.isatty()
         self.done = 0
 
     def advance(self, label):
@@ -176,8 +178,21 @@ class _Progress:
             self.stream.flush()
 
 
-def run(epochs=EPOCHS, seed=0, out=sys.stdout):
-    """Train the ReLU and the Leaky ReLU network side by side; return their histories."""
+class _Silent:
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+
+def run(epochs=EPOCHS, seed=0, out=sys.stdout, verbose=True):
+    """Train the ReLU and the Leaky ReLU network side by side; return their histories.
+
+    With ``verbose=False`` nothing is printed (the other seeds of :func:`run_seeds`).
+    """
+    if not verbose:
+        out = _Silent()
     x_train, y_train, x_test, y_test = load_data(seed)
     params = init_params(seed)
     runs = {"ReLU": (nn.ReLU, {}), "LeakyReLU": (nn.LeakyReLU, {"alpha": LEAKY_ALPHA})}
@@ -186,7 +201,7 @@ def run(epochs=EPOCHS, seed=0, out=sys.stdout):
     history = {name: [] for name in models}
     shuffle = np.random.default_rng(seed + 1)
     batches_per_epoch = -(-len(x_train) // BATCH_SIZE)
-    progress = _Progress(epochs * batches_per_epoch)
+    progress = _Progress(epochs * batches_per_epoch, enabled=verbose)
 
     def record(name, epoch, loss):
         model = models[name]
@@ -230,16 +245,85 @@ def run(epochs=EPOCHS, seed=0, out=sys.stdout):
     relu, leaky = history["ReLU"][-1], history["LeakyReLU"][-1]
     verdict = ("kept its units alive" if np.mean(leaky["dead"]) < np.mean(relu["dead"])
                else "did not keep more units alive")
-    print(f"summary after {epochs} epochs ({elapsed:.1f} s): ReLU ended with "
+    print(f"seed {seed} after {epochs} epochs ({elapsed:.1f} s): ReLU ended with "
           f"{relu['dead'][0]:.0%} / {relu['dead'][1]:.0%} dead units (layer 1 / 2) and "
           f"{relu['test']:.1%} test accuracy; LeakyReLU {verdict}: {leaky['dead'][0]:.0%} / "
           f"{leaky['dead'][1]:.0%} dead and {leaky['test']:.1%} test accuracy", file=out)
     return history
 
 
-def plot(history, path):
+def summarize(histories, out=sys.stdout):
+    """Over the seeds: dead units per layer at the start and the end, and test accuracy.
+
+    `histories` maps each seed to what :func:`run` returned. Returns the figures, and
+    prints them with a plain statement of where LeakyReLU helped and where it did not.
+    """
+    seeds = list(histories)
+    names = list(next(iter(histories.values())))
+    stats = {}
+    for name in names:
+        start = np.array([histories[s][name][0]["dead"] for s in seeds])
+        end = np.array([histories[s][name][-1]["dead"] for s in seeds])
+        test = np.array([histories[s][name][-1]["test"] for s in seeds])
+        stats[name] = {"dead_start": start.mean(axis=0).tolist(),
+                       "dead_end": end.mean(axis=0).tolist(),
+                       "dead_end_per_seed": end.tolist(),
+                       "test_mean": float(test.mean()), "test_std": float(test.std()),
+                       "test_per_seed": test.tolist()}
+    epochs = histories[seeds[0]][names[0]][-1]["epoch"]
+    print(f"\nover {len(seeds)} seeds ({' '.join(map(str, seeds))}), {epochs} epochs: "
+          "dead units in hidden layers 1 / 2 (mean over seeds) and test accuracy "
+          "(mean +- standard deviation)", file=out)
+    for name in names:
+        st = stats[name]
+        print(f"  {name:<10} dead at start {st['dead_start'][0]:4.0%} / "
+              f"{st['dead_start'][1]:4.0%}, at end {st['dead_end'][0]:4.0%} / "
+              f"{st['dead_end'][1]:4.0%}; test {st['test_mean']:.1%} +- "
+              f"{st['test_std']:.1%} (per seed: "
+              f"{', '.join(f'{t:.1%}' for t in st['test_per_seed'])})", file=out)
+    relu, leaky = stats["ReLU"], stats["LeakyReLU"]
+    fewer_dead = sum(sum(lk) < sum(rl) for lk, rl in
+                     zip(leaky["dead_end_per_seed"], relu["dead_end_per_seed"]))
+    better = sum(lk > rl for lk, rl in zip(leaky["test_per_seed"], relu["test_per_seed"]))
+    collapsed = [s for s, t in zip(seeds, relu["test_per_seed"]) if t < COLLAPSED]
+    kept = [i for i, s in enumerate(seeds) if s not in collapsed]
+    text = (f"verdict: LeakyReLU ended with fewer dead units on {fewer_dead} of {len(seeds)} "
+            f"seeds and better test accuracy on {better} of {len(seeds)}. ")
+    if collapsed:
+        text += (f"ReLU collapsed (test accuracy below {COLLAPSED:.0%}, its units dead) on "
+                 f"seed{'s' if len(collapsed) > 1 else ''} "
+                 f"{' '.join(map(str, collapsed))}; LeakyReLU did not. ")
+    if kept:
+        r = np.array(relu["test_per_seed"])[kept]
+        k = np.array(leaky["test_per_seed"])[kept]
+        gap, spread = float(np.mean(k - r)), float(max(r.std(), k.std()))
+        where = "On the seeds where ReLU trained" if collapsed else "Over the seeds"
+        if abs(gap) <= spread:
+            text += (f"{where}, the test accuracies differ by {gap:+.1%}, within "
+                     f"the spread over seeds ({spread:.1%}): no clear difference.")
+        else:
+            text += (f"{where}, LeakyReLU's test accuracy is {gap:+.1%} "
+                     f"{'higher' if gap > 0 else 'lower'} on average (spread {spread:.1%}).")
+    print(text, file=out)
+    print("A dead ReLU unit gets no gradient, but its inputs still change while the layers "
+          "below it learn, so dead units can revive (compare the start and end figures).",
+          file=out)
+    return stats
+
+
+def run_seeds(epochs=EPOCHS, seeds=SEEDS, out=sys.stdout):
+    """The first seed's epochs in full, the others silently; then the summary."""
+    histories = {}
+    for i, seed in enumerate(seeds):
+        if i == 1:
+            print(f"\nseeds {' '.join(map(str, seeds[1:]))}: training ...", file=out, flush=True)
+        histories[seed] = run(epochs=epochs, seed=seed, out=out, verbose=i == 0)
+    return histories, summarize(histories, out=out)
+
+
+def plot(history, path, seed=None, seeds=None):
     """Draw the seven activations, their gradients, and the per-epoch dead units and
-    test accuracy of both runs, to the PNG `path`."""
+    test accuracy of both runs (of `seed`, one of `seeds`), to the PNG `path`."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -273,6 +357,7 @@ def plot(history, path):
     ax_f.set(title="the seven activations", xlabel="x", ylabel="f(x)", ylim=(-2.2, 3.2))
     ax_g.set(title="their gradients", xlabel="x", ylabel="f'(x)", ylim=(-0.1, 2.0))
     ax_f.legend(fontsize=9, loc="upper left")
+    ax_g.legend(fontsize=9, loc="upper left")
     for ax in (ax_f, ax_g):
         ax.axhline(0, color="0.6", linewidth=0.6)
         ax.axvline(0, color="0.6", linewidth=0.6)
@@ -293,6 +378,13 @@ def plot(history, path):
         ax.legend(fontsize=9)
     for ax in (ax_f, ax_g, ax_d, ax_a):
         ax.grid(alpha=0.3)
+    epochs = history[next(iter(history))][-1]["epoch"]
+    title = f"digits MLP, {epochs} epochs"
+    if seed is not None:
+        title += f", seed {seed}"
+        if seeds is not None and len(seeds) > 1:
+            title += f" (of seeds {' '.join(map(str, seeds))}: the summary is printed)"
+    fig.suptitle(title)
     fig.savefig(path, dpi=90)
 
 
@@ -301,21 +393,21 @@ def main(args):
         import sklearn  # noqa: F401
     except ImportError:
         sys.exit("error: the demo needs scikit-learn for its digits data: "
-                 "pip install scikit-learn (or leakyrelu[demo])")
+                 "pip install scikit-learn matplotlib (from a source checkout: "
+                 "pip install '.[demo]')")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             sys.exit("error: --plot needs matplotlib: pip install matplotlib "
-                     "(or leakyrelu[demo])")
-    if args.epochs < 1:
-        sys.exit("error: --epochs must be at least 1")
+                     "(from a source checkout: pip install '.[demo]')")
     from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
     # The network is tiny: one thread for BLAS and for the activations beats any team
     # of threads, whose spinning workers only get in each other's way.
     with threadpool_limits(limits=1):
-        history = run(epochs=args.epochs, seed=args.seed)
+        histories, _ = run_seeds(epochs=args.epochs, seeds=tuple(args.seeds))
     if args.plot:
-        plot(history, args.plot)
+        first = args.seeds[0]
+        plot(histories[first], args.plot, seed=first, seeds=args.seeds)
         print(f"plot written to {args.plot}")

@@ -21,13 +21,17 @@ same kind, so use or copy it before then. An input that shares memory with
 a kept buffer (the layer applied to its own output) gets a new buffer, so
 results stay right.
 """
-import numpy as np
+import numpy as _np
 
 from leakyrelu import _exponential as _exp
 from leakyrelu import _rectifiers as _rect
-from leakyrelu._arrays import check_branch_visible
+from leakyrelu._arrays import check_branch_visible as _check_branch_visible
 
 __all__ = ["Module", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "CELU", "SELU"]
+
+
+def __dir__():
+    return list(__all__)
 
 
 class Module:
@@ -66,14 +70,14 @@ class Module:
         if not self.reuse_buffers:
             return None
         for a in (like, *inputs):
-            if (type(a) is not np.ndarray or a.dtype.kind != "f" or a.dtype != like.dtype
+            if (type(a) is not _np.ndarray or a.dtype.kind != "f" or a.dtype != like.dtype
                     or a.shape != like.shape):
                 return None
         buffers = self.__dict__.setdefault("_buffers", {})
         buffer = buffers.get(kind)
         if (buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype
-                or any(np.may_share_memory(buffer, a) for a in inputs)):
-            buffer = buffers[kind] = np.empty(like.shape, like.dtype)
+                or any(_np.may_share_memory(buffer, a) for a in inputs)):
+            buffer = buffers[kind] = _np.empty(like.shape, like.dtype)
         return buffer
 
     def _saved(self):
@@ -118,7 +122,7 @@ class _WithAlpha(_Elementwise):
     def __init__(self, alpha, inplace, reuse_buffers=False):
         super().__init__(inplace, reuse_buffers)
         self.alpha = _rect.check_real(alpha, "alpha")
-        check_branch_visible(self.inplace, "inplace", self.alpha, "alpha")
+        _check_branch_visible(self.inplace, "inplace", self.alpha, "alpha")
 
     def _params(self):
         return (self.alpha,)
@@ -337,15 +341,15 @@ class RReLU(Module):
         self.lower, self.upper, _ = _rect._rrelu_bounds(lower, upper)
         self.inplace = bool(inplace)
         self.reuse_buffers = bool(reuse_buffers)
-        check_branch_visible(self.inplace, "inplace", self.lower, "lower")
-        self._rng = np.random.default_rng(seed)
+        _check_branch_visible(self.inplace, "inplace", self.lower, "lower")
+        self._rng = _np.random.default_rng(seed)
         self.last_seed = None
         self._cache = None
 
     def forward(self, x):
         seed = None
         if self.training:
-            seed = int(self._rng.integers(0, 2**64, dtype=np.uint64))
+            seed = int(self._rng.integers(0, 2**64, dtype=_np.uint64))
         y = _rect.rrelu(x, self.lower, self.upper, training=self.training, seed=seed,
                         out=x if self.inplace else self._buffer("output", x, x))
         self.last_seed = seed
@@ -418,15 +422,15 @@ class PReLU(Module):
     array([0., 0.])
     """
 
-    def __init__(self, num_parameters=1, init=0.25, axis=1, dtype=np.float64, *,
+    def __init__(self, num_parameters=1, init=0.25, axis=1, dtype=_np.float64, *,
                  reuse_buffers=False):
         self.reuse_buffers = bool(reuse_buffers)
         num_parameters = int(num_parameters)
         if num_parameters < 1:
             raise ValueError(f"num_parameters must be at least 1, got {num_parameters}")
         self.axis = axis
-        self.weight = np.full(num_parameters, init, dtype=dtype)
-        self.weight_grad = np.zeros_like(self.weight)
+        self.weight = _np.full(num_parameters, init, dtype=dtype)
+        self.weight_grad = _np.zeros_like(self.weight)
         self._cache = None
 
     @property

@@ -1,0 +1,37 @@
+"""The command-line bench's table, in asv: ``Table.track_ratio``.
+
+The same calls, references, peers and timer as ``python -m leakyrelu bench``
+(``leakyrelu._benchcases``): each benchmark is one row's ratio, our time over
+the reference's (``memory``, ``torch``, ``numba``, ``numexpr``, ``jax``,
+``onnxruntime``), measured side by side in one process. A reference that is
+not installed, or has no call of that shape, is skipped.
+"""
+from leakyrelu import _benchcases as table
+
+REFERENCES = ["memory", *table.PEERS]
+
+
+class Table:
+    params = [list(table.FUNCTIONS), ["float32", "float64"], [10_000, 1_000_000],
+              list(table.MODES), [1, 2], REFERENCES]
+    param_names = ["function", "dtype", "size", "mode", "num_threads", "reference"]
+    unit = "ratio"
+    number = 1
+    repeat = 1
+    timeout = 120
+
+    def setup(self, function, dtype, size, mode, num_threads, reference):
+        import numpy as np
+        case = table.cases()[function]
+        x, g = table.inputs(np.dtype(dtype), size, np.random.default_rng(2024))
+        calls = table.row_calls(case, mode, x, g, num_threads,
+                                peers=[reference] if reference != "memory" else [])
+        if reference not in calls:
+            raise NotImplementedError(f"{reference}: no such call, or not installed")
+        self.calls = {"leakyrelu": calls["leakyrelu"], reference: calls[reference]}
+        self.reference = reference
+        self.gap = 0.02 if num_threads > 1 else 0.0
+
+    def track_ratio(self, function, dtype, size, mode, num_threads, reference):
+        t = table.measure(self.calls, budget=0.3, quiet_gap=self.gap)
+        return t["leakyrelu"].seconds / t[self.reference].seconds
