@@ -307,6 +307,21 @@ def test_grad_near_exp_underflow(isa, case, dtype, rng):
     assert d[i] <= GRAD_ULP, f"x={x[i]!r}: got {case.grad(g, x)[i]!r}, expected {expected[i]!r}"
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case", [Case("elu", 1.0), Case("celu", 1.0)], ids=str)
+def test_grad_with_huge_grad_output_stays_finite(isa, case, dtype, rng):
+    # grad_output near the largest finite value times exp(x) < 1 is finite:
+    # no intermediate product may overflow on the way.
+    big = np.finfo(dtype).max * 0.998
+    x = -rng.uniform(0.0, 3.0, 20_000).astype(dtype)
+    g = np.full_like(x, big)
+    expected = reference.elu_grad_rounded(g, x, *case.coefficients(dtype))
+    assert np.isfinite(expected).all()
+    d = ulp_distance(case.grad(g, x), expected)
+    i = int(np.argmax(d))
+    assert d[i] <= GRAD_ULP, f"x={x[i]!r}: got {case.grad(g, x)[i]!r}, expected {expected[i]!r}"
+
+
 # ---------------------------------------------------------------- numerical derivatives
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -55,8 +55,8 @@ def elu(x, alpha=1.0, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Input of dtype float16, float32 or float64, any shape and strides.
+    x : array_like
+        Input: anything ``np.asarray`` accepts (README, "Accepted inputs").
     alpha : float, default 1.0
         Scale of the negative branch; any finite value.
     out : numpy.ndarray, optional
@@ -92,9 +92,9 @@ def elu_grad(grad_output, x, alpha=1.0, *, from_output=False, out=None, num_thre
 
     Parameters
     ----------
-    grad_output : numpy.ndarray
+    grad_output : array_like
         Gradient with respect to the output of :func:`elu`.
-    x : numpy.ndarray
+    x : array_like
         The forward's input, or its output when `from_output` is True. Same
         shape and dtype as `grad_output`.
     alpha : float, default 1.0
@@ -133,8 +133,8 @@ def celu(x, alpha=1.0, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Input of dtype float16, float32 or float64, any shape and strides.
+    x : array_like
+        Input: anything ``np.asarray`` accepts (README, "Accepted inputs").
     alpha : float, default 1.0
         Finite and nonzero; ``alpha == 0`` raises ``ValueError``.
     out, num_threads
@@ -165,9 +165,9 @@ def celu_grad(grad_output, x, alpha=1.0, *, from_output=False, out=None, num_thr
 
     Parameters
     ----------
-    grad_output : numpy.ndarray
+    grad_output : array_like
         Gradient with respect to the output of :func:`celu`.
-    x : numpy.ndarray
+    x : array_like
         The forward's input, or its output when `from_output` is True.
     alpha : float, default 1.0
         The forward's alpha; nonzero.
@@ -200,8 +200,8 @@ def selu(x, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Input of dtype float16, float32 or float64, any shape and strides.
+    x : array_like
+        Input: anything ``np.asarray`` accepts (README, "Accepted inputs").
     out, num_threads
         As in :func:`elu`.
 
@@ -225,9 +225,9 @@ def selu_grad(grad_output, x, *, from_output=False, out=None, num_threads=None):
 
     Parameters
     ----------
-    grad_output : numpy.ndarray
+    grad_output : array_like
         Gradient with respect to the output of :func:`selu`.
-    x : numpy.ndarray
+    x : array_like
         The forward's input, or its output when `from_output` is True.
     from_output : bool, default False
         Whether `x` holds the forward's output.

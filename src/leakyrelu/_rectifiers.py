@@ -21,8 +21,8 @@ def relu(x, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Input of dtype float16, float32 or float64, any shape and strides.
+    x : array_like
+        Input: anything ``np.asarray`` accepts (README, "Accepted inputs").
     out : numpy.ndarray, optional
         Where to write the result: same shape and dtype as `x`, writeable.
         ``out=x`` works in place.
@@ -58,12 +58,12 @@ def relu_grad(grad_output, x, *, from_output=False, out=None, num_threads=None):
 
     Parameters
     ----------
-    grad_output : numpy.ndarray
+    grad_output : array_like
         Gradient with respect to the output of :func:`relu`.
-    x : numpy.ndarray
+    x : array_like
         The forward's input, or its output when `from_output` is True (the
         branch is the same, so an in-place forward can be differentiated).
-        Same shape and dtype as `grad_output`.
+        Same shape as `grad_output`; their dtypes promote as in NumPy.
     from_output : bool, default False
         Whether `x` holds ``relu``'s output rather than its input.
     out, num_threads
@@ -99,8 +99,8 @@ def leaky_relu(x, alpha=0.01, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Input of dtype float16, float32 or float64, any shape and strides.
+    x : array_like
+        Input: anything ``np.asarray`` accepts (README, "Accepted inputs").
     alpha : float, default 0.01
         Slope for ``x <= 0``. Any finite value; negative slopes are accepted.
     out : numpy.ndarray, optional
@@ -142,9 +142,9 @@ def leaky_relu_grad(grad_output, x, alpha=0.01, *, from_output=False, out=None,
 
     Parameters
     ----------
-    grad_output : numpy.ndarray
+    grad_output : array_like
         Gradient with respect to the output of :func:`leaky_relu`.
-    x : numpy.ndarray
+    x : array_like
         The forward's input, or its output when `from_output` is True. Same
         shape and dtype as `grad_output`.
     alpha : float, default 0.01
@@ -274,8 +274,8 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Input of dtype float16, float32 or float64.
+    x : array_like
+        Input: anything ``np.asarray`` accepts (README, "Accepted inputs").
     weight : float or numpy.ndarray
         One slope for every element (a scalar, a 0-d or a length-1 array), or
         one per channel: a 1-D array of length ``x.shape[axis]``. An array
@@ -326,10 +326,10 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    grad_output : numpy.ndarray
+    grad_output : array_like
         Gradient with respect to the output of :func:`prelu`.
-    x : numpy.ndarray
-        The forward's input. Same shape and dtype as `grad_output`.
+    x : array_like
+        The forward's input. Same shape as `grad_output`; their dtypes promote as in NumPy.
     weight, axis
         As in :func:`prelu`.
     out : numpy.ndarray, optional
@@ -426,8 +426,8 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Input of dtype float16, float32 or float64.
+    x : array_like
+        Input: anything ``np.asarray`` accepts (README, "Accepted inputs").
     lower, upper : float, default 1/8 and 1/3
         Bounds of the slope; finite, ``lower <= upper``.
     training : bool, default False
@@ -481,9 +481,9 @@ def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed
 
     Parameters
     ----------
-    grad_output : numpy.ndarray
+    grad_output : array_like
         Gradient with respect to the output of :func:`rrelu`.
-    x : numpy.ndarray
+    x : array_like
         The forward's input, or its output when `from_output` is True.
     lower, upper, training, seed
         Exactly as given to the forward call.

@@ -174,10 +174,11 @@ static inline float lr_scaled_exp_f(float x, float m) {
     q = LR_FMAF(q, r, 1.0f / 6.0f);
     q = LR_FMAF(q, r, 0.5f);
     float u = 1.0f + LR_FMAF(r * r, q, r);
-    /* |k| <= 251 sits in the low bits: k2 = floor(k / 2) and k1 = k - k2
-     * lie in [-126, 126] and u 2^k1 is normal. */
+    /* |k| <= 251 sits in the low bits: k2 = k / 2 rounded toward zero and
+     * k1 = k - k2 lie in [-126, 126], u 2^k1 is normal, and k1 has k's sign,
+     * so (u 2^k1) m cannot overflow where the result does not. */
     int32_t ki = (int32_t)(shifted.u - LR_ROUND_MAGIC_F_BITS);
-    int32_t k2 = ki >> 1;
+    int32_t k2 = ki / 2;
     lr_bits_f first_scale, second_scale;
     first_scale.u = (uint32_t)(ki - k2 + 127) << 23;
     second_scale.u = (uint32_t)(k2 + 127) << 23;
