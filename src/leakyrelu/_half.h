@@ -1,11 +1,12 @@
 /* Half-precision storage: float16 and bfloat16 are loaded, widened to float
  * in registers, computed in float and rounded once on the way out.
  *
- * float16 goes through small float blocks in L1 (lr_load_half and
- * lr_store_half: F16C / AVX-512 conversions, or a portable branch-free
- * conversion that compilers vectorise; compilers do not vectorise
- * _Float16 conversions themselves). bfloat16 is the top half of a float: widening is a shift, narrowing
- * rounds to nearest even; a NaN stays a (quiet) NaN.
+ * The array loops convert short runs with lr_load_* and lr_store_*: F16C /
+ * AVX-512 instructions for float16 where the build has them, else a
+ * portable branch-free conversion that compilers vectorise (they do not
+ * vectorise _Float16 conversions themselves). bfloat16 is the top half of a
+ * float: widening is a shift, narrowing rounds to nearest even; a NaN stays
+ * a (quiet) NaN.
  */
 #ifndef LEAKYRELU_HALF_H
 #define LEAKYRELU_HALF_H
@@ -42,70 +43,49 @@ static inline lr_half lr_float_to_half(float f) {
     return (lr_half)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
 }
 
-/* Blocks of n halves to floats and back, src or dst with an element
- * stride: F16C or AVX-512 instructions where the build has them. */
+/* Exactly 32 contiguous halves to floats and back (the lane loops' step):
+ * F16C or AVX-512 instructions where the build has them. */
+static inline void lr_load32_half(const lr_half* src, float* dst) {
+#if defined(__AVX512F__)
+    for (int i = 0; i < 32; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(src + i))));
+#elif defined(__F16C__)
+    for (int i = 0; i < 32; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
+#else
+    for (int i = 0; i < 32; i++) dst[i] = lr_half_to_float(src[i]);
+#endif
+}
+
+static inline void lr_store32_half(const float* src, lr_half* dst) {
+#if defined(__AVX512F__)
+    for (int i = 0; i < 32; i += 16)
+        _mm256_storeu_si256((__m256i*)(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i),
+                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(__F16C__)
+    for (int i = 0; i < 32; i += 8)
+        _mm_storeu_si128((__m128i*)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+    for (int i = 0; i < 32; i++) dst[i] = lr_float_to_half(src[i]);
+#endif
+}
+
+/* Blocks of n halves to floats and back, src or dst with an element stride. */
 static inline void lr_load_half(const lr_half* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
-#if defined(__AVX512F__)
     if (stride == 1)
-        for (; i + 16 <= n; i += 16)
-            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(src + i))));
-#elif defined(__F16C__)
-    if (stride == 1)
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
-#endif
-    if (stride == 1)
-        for (; i < n; i++) dst[i] = lr_half_to_float(src[i]);
-    for (; i < n; i++)
-        dst[i] = lr_half_to_float(src[i * stride]);
+        for (; i + 32 <= n; i += 32) lr_load32_half(src + i, dst + i);
+    for (; i < n; i++) dst[i] = lr_half_to_float(src[i * stride]);
 }
 
 static inline void lr_store_half(const float* src, lr_half* dst, ptrdiff_t stride, ptrdiff_t n) {
     ptrdiff_t i = 0;
-#if defined(__AVX512F__)
     if (stride == 1)
-        for (; i + 16 <= n; i += 16)
-            _mm256_storeu_si256((__m256i*)(dst + i),
-                                _mm512_cvtps_ph(_mm512_loadu_ps(src + i),
-                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-#elif defined(__F16C__)
-    if (stride == 1)
-        for (; i + 8 <= n; i += 8)
-            _mm_storeu_si128((__m128i*)(dst + i),
-                             _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
-                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-#endif
-    if (stride == 1)
-        for (; i < n; i++) dst[i] = lr_float_to_half(src[i]);
-    for (; i < n; i++)
-        dst[i * stride] = lr_float_to_half(src[i]);
-}
-
-/* Exactly 16 contiguous halves to floats and back: one vector on AVX-512. */
-static inline void lr_load16_half(const lr_half* src, float* dst) {
-#if defined(__AVX512F__)
-    _mm512_storeu_ps(dst, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)src)));
-#elif defined(__F16C__)
-    _mm256_storeu_ps(dst, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)src)));
-    _mm256_storeu_ps(dst + 8, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + 8))));
-#else
-    for (int i = 0; i < 16; i++) dst[i] = lr_half_to_float(src[i]);
-#endif
-}
-
-static inline void lr_store16_half(const float* src, lr_half* dst) {
-#if defined(__AVX512F__)
-    _mm256_storeu_si256((__m256i*)dst, _mm512_cvtps_ph(_mm512_loadu_ps(src),
-                                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-#elif defined(__F16C__)
-    _mm_storeu_si128((__m128i*)dst, _mm256_cvtps_ph(_mm256_loadu_ps(src),
-                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    _mm_storeu_si128((__m128i*)(dst + 8), _mm256_cvtps_ph(_mm256_loadu_ps(src + 8),
-                                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-#else
-    for (int i = 0; i < 16; i++) dst[i] = lr_float_to_half(src[i]);
-#endif
+        for (; i + 32 <= n; i += 32) lr_store32_half(src + i, dst + i);
+    for (; i < n; i++) dst[i * stride] = lr_float_to_half(src[i]);
 }
 
 typedef uint16_t lr_bf16;
@@ -119,6 +99,24 @@ static inline lr_bf16 lr_float_to_bf16(float f) {
     uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
     uint32_t quiet_nan = (u >> 16) | 0x40u;
     return (lr_bf16)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+}
+
+/* The same for bfloat16: plain loops, which compilers vectorise at unit
+ * stride (a shift in; integer rounding out). */
+static inline void lr_load32_bf16(const lr_bf16* src, float* dst) {
+    for (int i = 0; i < 32; i++) dst[i] = lr_bf16_to_float(src[i]);
+}
+
+static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
+    for (int i = 0; i < 32; i++) dst[i] = lr_float_to_bf16(src[i]);
+}
+
+static inline void lr_load_bf16(const lr_bf16* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) dst[i] = lr_bf16_to_float(src[i * stride]);
+}
+
+static inline void lr_store_bf16(const float* src, lr_bf16* dst, ptrdiff_t stride, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) dst[i * stride] = lr_float_to_bf16(src[i]);
 }
 
 #endif

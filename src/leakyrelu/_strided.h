@@ -25,7 +25,6 @@ static inline void lr_scatter_##NAME(const T* src, T* dst, ptrdiff_t stride, ptr
 }
 LR_STRIDED(any_f32, float)
 LR_STRIDED(any_f64, double)
-LR_STRIDED(any_u16, uint16_t)
 
 static inline void lr_gather_f32(const float* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
@@ -92,14 +91,6 @@ static inline void lr_scatter_f64(const double* src, double* dst, ptrdiff_t stri
     }
 #endif
     lr_scatter_any_f64(src + i, dst + i * stride, stride, n - i);
-}
-
-static inline void lr_gather_u16(const uint16_t* src, ptrdiff_t stride, uint16_t* dst, ptrdiff_t n) {
-    lr_gather_any_u16(src, stride, dst, n);
-}
-
-static inline void lr_scatter_u16(const uint16_t* src, uint16_t* dst, ptrdiff_t stride, ptrdiff_t n) {
-    lr_scatter_any_u16(src, dst, stride, n);
 }
 
 #endif
