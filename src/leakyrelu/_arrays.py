@@ -22,7 +22,7 @@ from leakyrelu import _dispatch
 
 SUPPORTED = ("float16, float32, float64 and ml_dtypes.bfloat16 arrays, "
              "or integer and bool arrays (computed in the float dtype np.exp gives them)")
-MAX_THREADS = 1024
+MAX_THREADS = _dispatch.kernels.MAX_THREADS   # the same for every build
 
 _NATIVE_FLOATS = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 _FLOAT32 = np.dtype(np.float32)
