@@ -84,23 +84,29 @@ def _plain(value, name):
     return array, None
 
 
-def _wrapper(values, plains, masks):
-    """How to hand back a result computed as a plain ndarray, as a ufunc would."""
-    if all(type(v) is np.ndarray for v in values):
-        return None
-    if any(m is not None for m in masks):
-        mask = np.ma.nomask
-        for m in masks:
-            if m is not None:
-                mask = np.ma.mask_or(mask, m)
+def _wrapper(values, plains, mask):
+    """How to hand back a result computed as a plain ndarray, as a ufunc would.
+
+    ``mask`` is None unless an input is a masked array (then it is where any
+    input is masked).
+    """
+    if mask is not None:
         return lambda result: np.ma.MaskedArray(result, mask=mask)
-    subclassed = [v for v in values if isinstance(v, np.ndarray) and type(v) is not np.ndarray]
-    if subclassed:
-        # The subclass of highest priority wraps the result (np.matrix stays
-        # a matrix; np.memmap gives a plain array), as NumPy's ufuncs do.
-        owner = max(subclassed, key=lambda v: getattr(v, "__array_priority__", 0.0))
+    owner, scalars = None, True
+    for value, plain in zip(values, plains):
+        if isinstance(value, np.ndarray):
+            scalars = False
+            # The subclass of highest priority wraps the result (np.matrix
+            # stays a matrix; np.memmap gives a plain array), as ufuncs do.
+            if type(value) is not np.ndarray and (
+                    owner is None or getattr(value, "__array_priority__", 0.0)
+                    > getattr(owner, "__array_priority__", 0.0)):
+                owner = value
+        elif plain.ndim:
+            scalars = False
+    if owner is not None:
         return lambda result: owner.__array_wrap__(result, None, False)
-    if all(not isinstance(v, np.ndarray) and p.ndim == 0 for v, p in zip(values, plains)):
+    if scalars:
         return lambda result: result[()]  # scalars in, a NumPy scalar out
     return None
 
@@ -171,11 +177,14 @@ class Call:
     """
 
     def __init__(self, *named, out=None, num_threads=None):
-        plains, masks, dtypes = [], [], []
+        values, plains, dtypes = [], [], []
+        mask = None  # where any input is masked, once one is a masked array
         for name, value in named:
-            plain, mask = _plain(value, name)
+            plain, value_mask = _plain(value, name)
+            if value_mask is not None:
+                mask = value_mask if mask is None else np.ma.mask_or(mask, value_mask)
+            values.append(value)
             plains.append(plain)
-            masks.append(mask)
             dtypes.append(storage_dtype(plain.dtype, name))
         first_name, first = named[0][0], plains[0]
         for (name, _), plain in zip(named[1:], plains[1:]):
@@ -183,17 +192,14 @@ class Call:
                 raise ValueError(f"{first_name} has shape {first.shape} but {name} has shape "
                                  f"{plain.shape}")
         dtype = dtypes[0]
-        if any(d != dtype for d in dtypes):
+        if len(dtypes) > 1 and any(d != dtype for d in dtypes):
             dtype = storage_dtype(np.result_type(*dtypes), "the result")
         self.arrays = [p if p.dtype == dtype else p.astype(dtype) for p in plains]
         self.dtype = dtype
         self.compute = compute_dtype(dtype)
         self.shape = first.shape
-        self.wrap = _wrapper([v for _, v in named], plains, masks)
-        self.mask = np.ma.nomask  # where any input is masked
-        for m in masks:
-            if m is not None and m is not np.ma.nomask:
-                self.mask = np.ma.mask_or(self.mask, m)
+        self.wrap = _wrapper(values, plains, mask)
+        self.mask = np.ma.nomask if mask is None else mask
         self.given_out = out
         self.out = None if out is None else check_out(out, self.shape, dtype)
         self.threads = check_threads(num_threads)
