@@ -408,7 +408,7 @@ def test_rrelu_mean_of_huge_bounds_does_not_overflow():
 # ------------------------------------------------------------ one set of rules
 
 CHOICES = {
-    "dtype": [F16, F32, F64],
+    "dtype": [F16, F32, F64] + ([BF16] if BF16 is not None else []),
     "alpha": [0.1, -0.5, 0.0, 2, np.float32(0.3), 1e39, 1e300, float("inf"), float("nan"),
               True, "x"],
     "threads": [None, 1, 2, 0, -1, 1024, 1025, True, 2.0],

@@ -51,6 +51,7 @@ def storage_dtype(dtype, name):
             found = _float_of_integer[dtype] = np.exp(np.zeros(0, dtype)).dtype
         return found
     if dtype.name == "bfloat16" and dtype == _bfloat16():
+        _dispatch.kernels.accept_bfloat16(dtype.num)  # the next such call takes the fast path
         return dtype
     raise TypeError(f"{name} has dtype {dtype}; leakyrelu supports {SUPPORTED}")
 
