@@ -284,6 +284,8 @@ LAYOUTS = {
     "transposed-slice": lambda a: a.T[::2],
     "reversed": lambda a: a[::-1, ::-1],
     "4-d-unmergeable": lambda a: a.reshape(4, 16, 8, 32)[::2, :, ::3, ::2],
+    "6-d-reversed-permuted": lambda a: a.reshape(2, 4, 4, 4, 8, 16)[::-1, :, ::2, 1:, ::-3, ::2]
+    .transpose(3, 0, 5, 1, 4, 2),
     "broadcast-read": lambda a: np.broadcast_to(a[:1], a.shape),
 }
 

@@ -7,9 +7,9 @@ take a strict subset of valid calls (plain contiguous arrays, float
 parameters) and return None for the rest, which comes here; the Dask layer
 runs these same checks on empty stand-ins of its blocks.
 
-Arrays are then walked in place, whatever their strides: axes are put in the
-order of ``out``'s memory and merged where they can be (as NumPy's iterator
-does), and the kernels run over 3-D views. Copies are made only of an input
+Arrays are then walked in place, whatever their strides, by the kernels'
+general loops (``LOOPS``), which put the axes in the order of ``out``'s
+memory and merge them where they can, as NumPy's iterator does. Copies are made only of an input
 that partly overlaps ``out``, of unaligned arrays, and of arrays whose dtype
 must be converted (integers, non-native byte order).
 """
@@ -27,7 +27,6 @@ MAX_THREADS = _dispatch.kernels.MAX_THREADS   # the same for every build
 _NATIVE_FLOATS = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
-_UINT16 = np.dtype(np.uint16)
 _float_of_integer = {}  # integer or bool dtype -> the float dtype np.exp gives it
 
 
@@ -265,60 +264,8 @@ def run_elementwise(kernels, kernel, inputs, out, params, keys, c_order, threads
                     or _same_elements(a, target)) and a.flags.aligned else a.copy()
               for a in inputs]
     loop = kernels.LOOPS[target.dtype.char]
-    number = kernels.KERNEL_IDS[kernel]
     p = (tuple(params) + (0.0, 0.0, 0.0))[:3]
-    for offset, (o, a0, a1) in _walk(target, inputs, c_order):
-        if o.dtype.itemsize == 2:  # float16 and bfloat16 travel as uint16 buffers
-            o, a0, a1 = o.view(_UINT16), a0.view(_UINT16), a1.view(_UINT16)
-        loop(number, o, a0, a1, *p, *keys, offset, threads)
+    second = inputs[1] if len(inputs) > 1 else inputs[0]
+    loop(kernels.KERNEL_IDS[kernel], target, inputs[0], second, *p, *keys, 0, threads, c_order)
     if target is not out:
         np.copyto(out, target)
-
-
-def _walk(out, inputs, c_order):
-    """(C-order offset, 3-D views of out and the first two inputs) to run over.
-
-    Axes go in the order of ``out``'s strides, largest first, with negative
-    strides flipped (not for ``c_order``, which keeps the logical order);
-    neighbouring axes merge wherever every array allows it. More than three
-    axes left after merging are looped over here.
-    """
-    arrays = [out] + inputs[:2]
-    if len(arrays) == 2:
-        flat = inputs[0].reshape(1, 1, -1) if inputs[0].flags.c_contiguous else None
-        if flat is not None and out.flags.c_contiguous:
-            return [(0, [out.reshape(1, 1, -1), flat, flat])]
-        arrays.append(arrays[1])
-    elif all(a.flags.c_contiguous for a in arrays):
-        return [(0, [a.reshape(1, 1, -1) for a in arrays])]
-    if not c_order and all(a.flags.f_contiguous for a in arrays):
-        return [(0, [a.T.reshape(1, 1, -1) for a in arrays])]
-    shape = out.shape
-    axes = [d for d in range(out.ndim) if shape[d] != 1]
-    if not c_order:
-        flip = tuple(slice(None, None, -1) if out.strides[d] < 0 else slice(None)
-                     for d in range(out.ndim))
-        arrays = [a[flip] for a in arrays]
-        axes.sort(key=lambda d: -abs(out.strides[d]))
-    arrays = [a.transpose(axes + [d for d in range(out.ndim) if d not in axes])
-              .reshape([shape[d] for d in axes]) for a in arrays]
-    merged = [shape[axes[0]]] if axes else []
-    strides = [[a.strides[0]] if axes else [] for a in arrays]
-    for k in range(1, len(axes)):
-        n = shape[axes[k]]
-        if all(s[-1] == a.strides[k] * n for s, a in zip(strides, arrays)):
-            merged[-1] *= n
-            for s, a in zip(strides, arrays):
-                s[-1] = a.strides[k]
-        else:
-            merged.append(n)
-            for s, a in zip(strides, arrays):
-                s.append(a.strides[k])
-    arrays = [a.reshape(merged) for a in arrays]  # a view: the merged axes allow it
-    lead = max(len(merged) - 3, 0)
-    if lead == 0:
-        pad = (1,) * (3 - len(merged))
-        return [(0, [a.reshape(pad + tuple(merged)) for a in arrays])]
-    block = math.prod(merged[lead:])
-    return [(np.ravel_multi_index(index, merged[:lead]) * block, [a[index] for a in arrays])
-            for index in np.ndindex(*merged[:lead])]
