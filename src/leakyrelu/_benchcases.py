@@ -368,7 +368,8 @@ class Timing:
 def measure(calls, budget=0.3, min_rounds=6, max_rounds=200, quiet_gap=0.0):
     """Time every call side by side; {label: Timing}.
 
-    Rounds take turns over the calls, so that drift hits all alike. In a
+    Rounds take turns over the calls, so that drift hits all alike, each
+    starting one call later than the last. In a
     round each call runs as a block of repeated calls lasting at least
     BLOCK_SECONDS (one call for slow ones); the block's time per call is one
     sample. When the call before belonged to another runtime, `quiet_gap`
@@ -397,7 +398,11 @@ def measure(calls, budget=0.3, min_rounds=6, max_rounds=200, quiet_gap=0.0):
     previous = None
     rounds = 0
     while rounds < max_rounds:
-        for label in labels:
+        # Each round starts one call later, so that no call always follows
+        # the same other (a slow peer can leave the caches and the core in a
+        # state that slows whatever comes next).
+        shift = rounds % len(labels)
+        for label in labels[shift:] + labels[:shift]:
             prepare, call, runtime = calls[label]
             if quiet_gap and previous is not None and runtime != previous:
                 time.sleep(quiet_gap)
