@@ -35,3 +35,30 @@ class Table:
     def track_ratio(self, function, dtype, size, mode, num_threads, reference):
         t = table.measure(self.calls, budget=0.3, quiet_gap=self.gap)
         return t["leakyrelu"].seconds / t[self.reference].seconds
+
+
+def _input_rows():
+    return {f"{spec['function']} {spec['input']} {spec['mode']}": spec
+            for spec in table.input_row_specs()}
+
+
+class Inputs:
+    """The bench's input rows (float16, bfloat16, strided views, array-likes)
+    at 1M elements: our time over each reference's, as ``bench --full`` prints."""
+    params = [list(_input_rows()), ["memory", "torch", "np.maximum"]]
+    param_names = ["row", "reference"]
+    unit = "ratio"
+    number = 1
+    repeat = 1
+    timeout = 120
+
+    def setup(self, row, reference):
+        calls = _input_rows()[row]["calls"]()
+        if reference not in calls:
+            raise NotImplementedError(f"{row}: no {reference} reference, or it is not installed")
+        self.calls = {"leakyrelu": calls["leakyrelu"], reference: calls[reference]}
+        self.reference = reference
+
+    def track_ratio(self, row, reference):
+        t = table.measure(self.calls, budget=0.5)
+        return t["leakyrelu"].seconds / t[self.reference].seconds
