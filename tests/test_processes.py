@@ -120,6 +120,24 @@ def test_a_child_forked_before_any_team_stays_parallel():
 
 # ---------------------------------------------------------------- thread caps
 
+@requires_parallel
+def test_cap_follows_an_affinity_mask_narrowed_after_import():
+    out = run_script("""
+        import os
+        import numpy as np
+        import leakyrelu as lr
+        from leakyrelu import _dispatch, _threads
+        x = np.ones(2**22, np.float32)
+        lr.leaky_relu(x, out=x, num_threads=2)
+        before = _dispatch.kernels.last_team_size()
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        lr.leaky_relu(x, out=x, num_threads=2)
+        print(before, _dispatch.kernels.last_team_size(), _threads.thread_cap()[0],
+              lr._config.config()["usable_cpus"])
+    """)
+    assert out.split() == ["2", "1", "1", "1"]
+
+
 def test_usable_cpus_follow_affinity():
     count, why = _threads.usable_cpus()
     if hasattr(os, "sched_getaffinity"):

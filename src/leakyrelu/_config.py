@@ -13,7 +13,7 @@ def config():
         "openmp": kernels.OPENMP,
         "default_threads": kernels.default_threads(),
         "threads_source": why,
-        "usable_cpus": int(_threads.STATE[_threads.CAP]),
+        "usable_cpus": _threads.thread_cap()[0],
         "serial_threshold_bytes": kernels.SERIAL_THRESHOLD_BYTES,
         "instruction_set": kernels.INSTRUCTION_SET,
         "available_instruction_sets": _dispatch.supported_instruction_sets(),

@@ -17,6 +17,9 @@
 
 #if !defined(_WIN32)
 #include <pthread.h>
+#if defined(__linux__)
+#include <sched.h>   /* sched_getaffinity; Python.h defines _GNU_SOURCE */
+#endif
 #endif
 
 enum { LR_FORKED, LR_TEAM_USED, LR_CAP, LR_LAST_TEAM, LR_STATE_SIZE };
@@ -44,7 +47,20 @@ static int lr_bind_state(int *state) {
 }
 
 static inline int lr_forked(void) { return lr_state[LR_FORKED]; }
-static inline int lr_cap(void) { return lr_state[LR_CAP]; }
+/* The CPUs in the affinity mask now: a mask narrowed after import (the cap
+ * was computed then, with the cgroup quota) lowers the cap. */
+static inline int lr_affinity_now(void) {
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    return lr_state[LR_CAP];   /* no mask, or more CPUs than cpu_set_t holds */
+}
+static inline int lr_cap(void) {
+    int now = lr_affinity_now();
+    return now < lr_state[LR_CAP] ? now : lr_state[LR_CAP];
+}
 static inline int lr_last_team(void) { return lr_state[LR_LAST_TEAM]; }
 static inline void lr_note_serial(void) { lr_state[LR_LAST_TEAM] = 1; }
 

@@ -1,6 +1,6 @@
 """How many threads a kernel may use: the CPUs this process may run on.
 
-Every parallel region is capped by :func:`usable_cpus`, whatever
+Every parallel region is capped by :func:`thread_cap`, whatever
 ``num_threads``, ``OMP_NUM_THREADS`` or ``omp_set_num_threads`` ask for: the
 CPUs in this process's affinity mask, and no more than its cgroup CPU quota
 (a container's ``--cpus``), rounded up. More threads than that only queue
@@ -113,7 +113,20 @@ def usable_cpus():
 
 
 STATE = np.zeros(4, np.intc)
-STATE[CAP] = usable_cpus()[0]
+STATE[CAP] = usable_cpus()[0]   # at import; the kernels lower it if the mask narrows later
+
+
+def thread_cap():
+    """The most threads a kernel runs now, and why: ``(count, explanation)``.
+
+    :func:`usable_cpus` as of import, or the affinity mask now where that
+    has narrowed since (the kernels apply the same rule).
+    """
+    count, why = usable_cpus()
+    at_import = int(STATE[CAP])
+    if at_import < count:
+        return at_import, f"{at_import} CPUs usable at import"
+    return count, why
 
 
 def effective_threads(kernels):
@@ -122,8 +135,7 @@ def effective_threads(kernels):
         return 1, "built without OpenMP"
     if STATE[FORKED]:
         return 1, "a child forked after a parallel call: serial (the OpenMP team cannot be rebuilt)"
-    cap = int(STATE[CAP])
-    cap_why = usable_cpus()[1]
+    cap, cap_why = thread_cap()
     wanted = kernels.openmp_max_threads()
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     from_env = env.isdigit() and int(env) == wanted
