@@ -116,13 +116,14 @@ def check_out(out, shape, dtype):
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray or None, not {type(out).__name__}")
     plain = np.ma.getdata(out) if isinstance(out, np.ma.MaskedArray) else out
-    if plain.dtype.newbyteorder("=") != dtype:
+    if plain.dtype != dtype and plain.dtype.newbyteorder("=") != dtype:
         raise TypeError(f"out has dtype {out.dtype} but the result has dtype {dtype}")
     if plain.shape != shape:
         raise ValueError(f"out has shape {plain.shape} but the result has shape {shape}")
-    if not plain.flags.writeable:
+    flags = plain.flags
+    if not flags.writeable:
         raise ValueError("out is read-only")
-    if not (plain.flags.c_contiguous or plain.flags.f_contiguous) and any(
+    if not (flags.c_contiguous or flags.f_contiguous) and any(
             s == 0 and n > 1 for s, n in zip(plain.strides, plain.shape)):
         raise ValueError("out has a zero stride, so several results would share one element")
     return plain
@@ -145,7 +146,9 @@ def check_real(value, name, *, finite=True):
 
 def check_flag(value, name):
     """A True/False parameter, refusing anything else."""
-    if not isinstance(value, (bool, np.bool_)):
+    if value is True or value is False:
+        return value
+    if not isinstance(value, np.bool_):
         raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
     return bool(value)
 
@@ -161,6 +164,8 @@ def check_threads(num_threads):
     """``None`` (OpenMP's default, passed to the kernels as 0) or a positive int."""
     if num_threads is None:
         return 0
+    if type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
+        return num_threads
     if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, numbers.Integral):
         raise TypeError(f"num_threads must be an int or None, not {type(num_threads).__name__}")
     if not 1 <= num_threads <= MAX_THREADS:
@@ -220,12 +225,13 @@ class Call:
         inputs = list(self.arrays) + list(extra)
         out = self.out
         kernels = _dispatch.kernels
-        if not (extra or keys[0] or keys[1]) and len(inputs) <= 2:
+        if len(inputs) <= 2:
             # Converted array-likes are often plain arrays now: the fast entry
-            # points take them whole (they decline anything they cannot).
+            # points take them whole (they decline anything they cannot). They
+            # take C-contiguous arrays only, so elements are numbered in C order.
             fast = kernels.fast_unary if len(inputs) == 1 else kernels.fast_binary
             result = fast(kernels.KERNEL_IDS[kernel], *inputs, out, self.threads or None,
-                          *params)
+                          *(tuple(params) + (0.0, 0.0, 0.0))[:3], *keys)
             if result is not None:
                 return self.result(result)
         if out is None:

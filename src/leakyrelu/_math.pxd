@@ -118,15 +118,16 @@ cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
     h ^= h >> 16
     return h
 
-cdef inline floating rrelu_slope(uint64_t index, uint32_t key0, uint32_t key1,
+cdef inline floating rrelu_slope(uint32_t index_low, uint32_t key0, uint32_t key1_high,
                                  floating lower, floating width, floating upper) noexcept nogil:
     # One round of mix32 per element (two multiplies), on 32-bit lanes: the
-    # index's low word and key0 enter first; key1 and the high word enter
-    # halfway, so that two seeds' streams are not re-orderings of each other.
-    cdef uint32_t h = <uint32_t>index ^ key0
+    # index's low word and key0 enter first; key1 ^ the index's high word
+    # (key1_high, one value per run) enters halfway, so that two seeds'
+    # streams are not re-orderings of each other.
+    cdef uint32_t h = index_low ^ key0
     h ^= h >> 16
     h *= 0x7feb352du
-    h ^= key1 ^ <uint32_t>(index >> 32)
+    h ^= key1_high
     h ^= h >> 15
     h *= 0x846ca68bu
     h ^= h >> 16

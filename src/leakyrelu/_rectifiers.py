@@ -410,6 +410,8 @@ def _rrelu_keys(training, seed):
     if seed is None:
         raise ValueError("rrelu with training=True needs an integer seed, so that the "
                          "gradient can regenerate the same slopes")
+    if type(seed) is int and 0 <= seed < 2**64:
+        return _dispatch.kernels.rrelu_keys(seed)
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int, not {type(seed).__name__}")
     if not 0 <= seed < 2**64:
