@@ -407,7 +407,7 @@ class KernelProxy:
     every public call reads ``_dispatch.kernels`` once, so it sees the proxy.
     """
 
-    FAST = ("fast_unary", "fast_binary", "fast_prelu")
+    FAST = ("fast_unary", "fast_binary", "fast_prelu", "fast_prelu_grad")
 
     def __init__(self, module, wrap_loop, wrap_fast=None):
         wrap_fast = wrap_fast or wrap_loop

@@ -79,5 +79,5 @@ def use(isa):
 #: The kernel module every public function calls: its explicit tables are
 #: ``KERNELS`` (elementwise kernel names, by id), ``LOOPS`` (the general
 #: strided loop per storage dtype) and ``PRELU_GRAD``, beside the fast entry
-#: points ``fast_unary``, ``fast_binary`` and ``fast_prelu``.
+#: points ``fast_unary``, ``fast_binary``, ``fast_prelu`` and ``fast_prelu_grad``.
 kernels = _initial()

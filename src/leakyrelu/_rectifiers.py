@@ -355,6 +355,9 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     >>> gw
     array([-1., -5.])
     """
+    result = _dispatch.kernels.fast_prelu_grad(grad_output, x, weight, axis, out, num_threads)
+    if result is not None:
+        return result
     call = Call(("grad_output", grad_output), ("x", x), out=out, num_threads=num_threads)
     plan = prelu_plan(len(call.shape), call.shape, call.dtype, weight, axis)
     work = call.compute
