@@ -162,3 +162,31 @@ def test_rrelu_matches_the_numpy_hash(isa, dtype, seed):
         y = lr.rrelu(view, 1 / 8, 1 / 3, training=True, seed=seed, num_threads=2)
         np.testing.assert_array_equal(y, R.rrelu_train(np.ascontiguousarray(view), 1 / 8, 1 / 3,
                                                        seed))
+
+
+# ---------------------------------------------------- streaming stores past the caches
+
+@pytest.mark.parametrize("layout", ["contiguous", "offset", "strided-input", "fortran"])
+def test_outputs_beyond_the_stream_threshold(isa, layout):
+    # Out-of-place outputs of STREAM_THRESHOLD_BYTES and more are written with
+    # non-temporal stores (from a 64-byte boundary on, in blocks): every
+    # element must still land, at any start address, for 1 and 2 threads.
+    kernels = _dispatch.kernels
+    n = kernels.STREAM_THRESHOLD_BYTES // 8 + 1037
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(2 * n + 8)
+    x = {"contiguous": base[:n], "offset": base[1:n + 1], "strided-input": base[: 2 * n : 2],
+         "fortran": np.asfortranarray(base[: n - n % 7].reshape(-1, 7))}[layout]
+    want = np.where(x > 0, x, x * 0.1)
+    g = np.ones_like(x)
+    for threads in (1, 2):
+        out = np.full_like(x, np.nan)
+        if layout == "offset":   # an out that starts 8 bytes past a 64-byte boundary
+            buffer = np.full(x.size + 16, np.nan)
+            start = (-buffer.ctypes.data % 64) // 8 + 1
+            out = buffer[start:start + x.size].reshape(x.shape)
+        assert np.array_equal(lr.leaky_relu(x, 0.1, out=out, num_threads=threads), want)
+        assert np.array_equal(out, want)
+        assert np.array_equal(lr.leaky_relu(x, 0.1, num_threads=threads), want)
+        assert np.array_equal(lr.leaky_relu_grad(g, x, 0.1, num_threads=threads),
+                              np.where(x > 0, 1.0, 0.1))

@@ -1,0 +1,73 @@
+/* Non-temporal ("streaming") stores for outputs far beyond the caches.
+ *
+ * A normal store first reads its cache line from memory (read for
+ * ownership), so an out-of-place loop moves three bytes for every two a copy
+ * needs; streaming stores write whole lines past the caches, as memcpy does
+ * for large copies. Used for outputs of a quarter of the last-level cache
+ * and more (smaller ones are worth keeping in the cache; see
+ * docs/performance.md). Stores are fenced before each run returns.
+ */
+#ifndef LEAKYRELU_STREAM_H
+#define LEAKYRELU_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define LR_STREAM_X86 1
+#endif
+#if defined(__AVX__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+/* Bytes of output from which loops stream: a quarter of the last-level
+ * cache where the OS says (at least 4 MiB), else 32 MiB. */
+static inline ptrdiff_t lr_stream_threshold(void) {
+    long llc = 0;
+#if defined(__linux__) && defined(_SC_LEVEL3_CACHE_SIZE)
+    llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0)
+        llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    ptrdiff_t threshold = llc > 0 ? (ptrdiff_t)llc / 4 : (ptrdiff_t)32 << 20;
+    return threshold < ((ptrdiff_t)4 << 20) ? (ptrdiff_t)4 << 20 : threshold;
+}
+
+#define LR_STREAM(NAME, T, VEC, LOAD, STORE, WIDTH)                                    \
+static inline void lr_stream_##NAME(const T* src, T* dst, ptrdiff_t n) {              \
+    ptrdiff_t i = 0;                                                                   \
+    if (((uintptr_t)dst % sizeof(VEC)) == 0)                                           \
+        for (; i + WIDTH <= n; i += WIDTH) STORE(dst + i, LOAD(src + i));              \
+    memcpy(dst + i, src + i, (size_t)(n - i) * sizeof(T));                             \
+}
+
+#if defined(__AVX512F__)
+LR_STREAM(f32, float, __m512, _mm512_loadu_ps, _mm512_stream_ps, 16)
+LR_STREAM(f64, double, __m512d, _mm512_loadu_pd, _mm512_stream_pd, 8)
+#elif defined(__AVX__)
+LR_STREAM(f32, float, __m256, _mm256_loadu_ps, _mm256_stream_ps, 8)
+LR_STREAM(f64, double, __m256d, _mm256_loadu_pd, _mm256_stream_pd, 4)
+#elif defined(LR_STREAM_X86)
+LR_STREAM(f32, float, __m128, _mm_loadu_ps, _mm_stream_ps, 4)
+LR_STREAM(f64, double, __m128d, _mm_loadu_pd, _mm_stream_pd, 2)
+#else
+static inline void lr_stream_f32(const float* src, float* dst, ptrdiff_t n) {
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+static inline void lr_stream_f64(const double* src, double* dst, ptrdiff_t n) {
+    memcpy(dst, src, (size_t)n * sizeof(double));
+}
+#endif
+
+/* Streaming stores are weakly ordered: fence them before anyone reads. */
+static inline void lr_stream_done(void) {
+#if defined(LR_STREAM_X86)
+    _mm_sfence();
+#endif
+}
+
+#endif
