@@ -27,4 +27,5 @@ python -m asv run --python=same --quick --show-stderr \
     --bench "MemoryGradient\.peakmem_prelu_grad\('float32', " \
     --bench "Ratio\.track_(relu|selu_grad)\('float32', 10000, 1\)" \
     --bench "Compare\.time_(leaky_relu|prelu_grad|rrelu_train_grad)\('[a-z]+', 10000, 1\)" \
-    --bench "Table\.track_ratio\('(leaky_relu|relu_grad)', 'float32', 10000, 'out', 1, "
+    --bench "Table\.track_ratio\('(leaky_relu|relu_grad)', 'float32', 10000, 'out', 1, " \
+    --bench "Inputs\.track_ratio\('leaky_relu (float16|float32 x\[:, ::2\]) out', 'memory'\)"
