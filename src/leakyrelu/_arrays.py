@@ -9,9 +9,9 @@ runs these same checks on empty stand-ins of its blocks.
 
 Arrays are then walked in place, whatever their strides, by the kernels'
 general loops (``LOOPS``), which put the axes in the order of ``out``'s
-memory and merge them where they can, as NumPy's iterator does. Copies are made only of an input
-that partly overlaps ``out``, of unaligned arrays, and of arrays whose dtype
-must be converted (integers, non-native byte order).
+memory and merge them where they can, as NumPy's iterator does. Copies are
+made only of an input that partly overlaps ``out``, of unaligned arrays, and
+of arrays whose dtype must be converted (integers, non-native byte order).
 """
 import math
 import numbers
