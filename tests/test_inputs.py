@@ -10,8 +10,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from cases import (BY_NAME, F16, F32, F64, SPECS, assert_same_bits, general_path_only,
-                   inputs, sample)
+from cases import (BY_NAME, F16, F32, F64, SPECS, KernelProxy, assert_same_bits,
+                   general_path_only, inputs, sample)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -498,3 +498,33 @@ def test_fast_and_general_paths_accept_the_same_calls_and_agree(spec, data):
     else:
         assert type(fast) is type(general)
         assert_same_bits(np.asarray(fast), np.asarray(general))
+
+
+# ------------------------------------------------------------ the fast entry points
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_plain_calls_never_reach_the_general_loops(spec, monkeypatch):
+    # Plain contiguous arrays, float parameters and any valid num_threads are
+    # the fast entry points' to take whole: the general loops (LOOPS,
+    # PRELU_GRAD) must not be called. (num_threads > 1, rrelu in training and
+    # prelu_grad once went the general way, at two to three times the cost.)
+    general = []
+
+    def refuse(entry):
+        def wrapped(*args):
+            general.append(entry)
+            return entry(*args)
+        return wrapped
+
+    monkeypatch.setattr(_dispatch, "kernels",
+                        KernelProxy(_dispatch.kernels, refuse, lambda entry: entry))
+    rng = np.random.default_rng(4)
+    for dtype in (F16, F32, F64) + ((BF16,) if BF16 is not None else ()):
+        if spec.name.startswith("prelu") and dtype.itemsize == 2:
+            continue   # one weight per channel in half precision rounds through the general path
+        arrays = inputs(spec, (4, 16, 64), dtype, rng)
+        params = spec.default((4, 16, 64), dtype)
+        for threads in (None, 1, 2):
+            spec(arrays, params, num_threads=threads)
+            spec(arrays, params, out=np.empty_like(arrays[0]), num_threads=threads)
+    assert general == []
