@@ -11,14 +11,30 @@ from leakyrelu import _benchcases as table
 REFERENCES = ["memory", *table.PEERS]
 
 
-class Table:
-    params = [list(table.FUNCTIONS), ["float32", "float64"], [10_000, 1_000_000],
-              list(table.MODES), [1, 2], REFERENCES]
-    param_names = ["function", "dtype", "size", "mode", "num_threads", "reference"]
+class _Ratios:
+    """Our time over one reference's, the two measured side by side."""
     unit = "ratio"
     number = 1
     repeat = 1
     timeout = 120
+    gap = 0.0       # quiet_gap: seconds between calls of different runtimes
+    budget = 0.3
+
+    def _keep(self, calls, reference, missing):
+        if reference not in calls:
+            raise NotImplementedError(missing)
+        self.calls = {"leakyrelu": calls["leakyrelu"], reference: calls[reference]}
+        self.reference = reference
+
+    def _ratio(self):
+        t = table.measure(self.calls, budget=self.budget, quiet_gap=self.gap)
+        return t["leakyrelu"].seconds / t[self.reference].seconds
+
+
+class Table(_Ratios):
+    params = [list(table.FUNCTIONS), ["float32", "float64"], [10_000, 1_000_000],
+              list(table.MODES), [1, 2], REFERENCES]
+    param_names = ["function", "dtype", "size", "mode", "num_threads", "reference"]
 
     def setup(self, function, dtype, size, mode, num_threads, reference):
         import numpy as np
@@ -26,15 +42,11 @@ class Table:
         x, g = table.inputs(np.dtype(dtype), size, np.random.default_rng(2024))
         calls = table.row_calls(case, mode, x, g, num_threads,
                                 peers=[reference] if reference != "memory" else [])
-        if reference not in calls:
-            raise NotImplementedError(f"{reference}: no such call, or not installed")
-        self.calls = {"leakyrelu": calls["leakyrelu"], reference: calls[reference]}
-        self.reference = reference
+        self._keep(calls, reference, f"{reference}: no such call, or not installed")
         self.gap = 0.02 if num_threads > 1 else 0.0
 
     def track_ratio(self, function, dtype, size, mode, num_threads, reference):
-        t = table.measure(self.calls, budget=0.3, quiet_gap=self.gap)
-        return t["leakyrelu"].seconds / t[self.reference].seconds
+        return self._ratio()
 
 
 def _input_rows():
@@ -42,23 +54,16 @@ def _input_rows():
             for spec in table.input_row_specs()}
 
 
-class Inputs:
+class Inputs(_Ratios):
     """The bench's input rows (float16, bfloat16, strided views, array-likes)
     at 1M elements: our time over each reference's, as ``bench --full`` prints."""
     params = [list(_input_rows()), ["memory", "torch", "np.maximum"]]
     param_names = ["row", "reference"]
-    unit = "ratio"
-    number = 1
-    repeat = 1
-    timeout = 120
+    budget = 0.5
 
     def setup(self, row, reference):
-        calls = _input_rows()[row]["calls"]()
-        if reference not in calls:
-            raise NotImplementedError(f"{row}: no {reference} reference, or it is not installed")
-        self.calls = {"leakyrelu": calls["leakyrelu"], reference: calls[reference]}
-        self.reference = reference
+        self._keep(_input_rows()[row]["calls"](), reference,
+                   f"{row}: no {reference} reference, or it is not installed")
 
     def track_ratio(self, row, reference):
-        t = table.measure(self.calls, budget=0.5)
-        return t["leakyrelu"].seconds / t[self.reference].seconds
+        return self._ratio()
