@@ -225,19 +225,20 @@ class Call:
         inputs = list(self.arrays) + list(extra)
         out = self.out
         kernels = _dispatch.kernels
+        number = kernels.KERNEL_IDS[kernel]
+        p = (tuple(params) + (0.0, 0.0, 0.0))[:3]   # the kernels take three
         if len(inputs) <= 2:
             # Converted array-likes are often plain arrays now: the fast entry
             # points take them whole (they decline anything they cannot). They
             # take C-contiguous arrays only, so elements are numbered in C order.
             fast = kernels.fast_unary if len(inputs) == 1 else kernels.fast_binary
-            result = fast(kernels.KERNEL_IDS[kernel], *inputs, out, self.threads or None,
-                          *(tuple(params) + (0.0, 0.0, 0.0))[:3], *keys)
+            result = fast(number, *inputs, out, self.threads or None, *p, *keys)
             if result is not None:
                 return self.result(result)
         if out is None:
             layout = "C" if c_order else "K"
             out = np.empty_like(inputs[0], order=layout, dtype=self.dtype, subok=False)
-        run_elementwise(kernels, kernel, inputs, out, params, keys, c_order, self.threads)
+        run_elementwise(kernels, number, inputs, out, p, keys, c_order, self.threads)
         return self.result(out)
 
     def result(self, out):
@@ -257,8 +258,9 @@ def _same_elements(a, b):
             and a.strides == b.strides)
 
 
-def run_elementwise(kernels, kernel, inputs, out, params, keys, c_order, threads):
-    """Run ``kernel`` on validated, same-shape ``inputs`` into the plain ndarray ``out``."""
+def run_elementwise(kernels, number, inputs, out, p, keys, c_order, threads):
+    """Run kernel ``number`` with parameters ``p`` (three floats) on validated,
+    same-shape ``inputs`` into the plain ndarray ``out``."""
     if out.size == 0:
         return
     target = out
@@ -270,8 +272,7 @@ def run_elementwise(kernels, kernel, inputs, out, params, keys, c_order, threads
                     or _same_elements(a, target)) and a.flags.aligned else a.copy()
               for a in inputs]
     loop = kernels.LOOPS[target.dtype.char]
-    p = (tuple(params) + (0.0, 0.0, 0.0))[:3]
     second = inputs[1] if len(inputs) > 1 else inputs[0]
-    loop(kernels.KERNEL_IDS[kernel], target, inputs[0], second, *p, *keys, 0, threads, c_order)
+    loop(number, target, inputs[0], second, *p, *keys, 0, threads, c_order)
     if target is not out:
         np.copyto(out, target)
