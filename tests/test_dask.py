@@ -327,6 +327,20 @@ def test_wrappers_keep_name_doc_signature_and_pickle():
         assert pickle.loads(pickle.dumps(public)) is public
 
 
+def test_wrappers_bind_arguments_as_the_functions_do(rng):
+    # The wrappers are compiled from each signature: keywords, defaults and
+    # keyword-only parameters reach the function as written.
+    x, g = data(rng), data(rng)
+    lazy = lr.leaky_relu_grad(grad_output=g, x=chunked(x), alpha=0.3)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), lr.leaky_relu_grad(g, x, 0.3))
+    np.testing.assert_array_equal(lr.leaky_relu(x=x), np.where(x > 0, x, 0.01 * x))
+    with pytest.raises(TypeError):
+        lr.leaky_relu(x, 0.1, None)        # out is keyword-only
+    with pytest.raises(TypeError):
+        lr.elu(x, beta=1.0)
+
+
 def test_numpy_calls_do_not_import_dask():
     code = ("import sys, numpy as np, leakyrelu as lr; x = np.ones(4); lr.relu(x); "
             "lr.relu_grad(x, x); lr.prelu(x, 0.2); lr.prelu_grad(x, x, np.ones(1)); "
