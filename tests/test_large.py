@@ -11,6 +11,10 @@ on a 64-bit element index; an array of 2**32 elements would need 17 GB, so
 the index past 2**32 is reached through the kernels' ``offset`` argument
 instead, on small arrays, in the default run.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import reference as R
@@ -190,3 +194,40 @@ def test_outputs_beyond_the_stream_threshold(isa, layout):
         assert np.array_equal(lr.leaky_relu(x, 0.1, num_threads=threads), want)
         assert np.array_equal(lr.leaky_relu_grad(g, x, 0.1, num_threads=threads),
                               np.where(x > 0, 1.0, 0.1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1])
+def test_prelu_beyond_the_stream_threshold(isa, dtype, offset):
+    # prelu's rows stream too: every element of every channel must land,
+    # whatever out's alignment, for 1 and 2 threads.
+    kernels = _dispatch.kernels
+    itemsize = np.dtype(dtype).itemsize
+    channels, inner = 3, kernels.STREAM_THRESHOLD_BYTES // (3 * 2 * itemsize) + 1037
+    x = np.random.default_rng(4).standard_normal((2, channels, inner)).astype(dtype)
+    weight = np.array([0.1, -0.5, 2.0], dtype)
+    want = np.where(x > 0, x, weight[:, None] * x)
+    for threads in (1, 2):
+        buffer = np.full(x.size + 16, np.nan, dtype)
+        start = (-buffer.ctypes.data % 64) // itemsize + offset
+        out = buffer[start:start + x.size].reshape(x.shape)
+        assert lr.prelu(x, weight, out=out, num_threads=threads) is out
+        assert np.array_equal(out, want)
+        assert np.array_equal(lr.prelu(x, weight, num_threads=threads), want)
+
+
+@pytest.mark.parametrize("value, expected", [("12345", 12345), ("", None), ("-5", None),
+                                             ("8MiB", None)])
+def test_stream_threshold_can_be_set_from_the_environment(value, expected):
+    code = ("import leakyrelu, leakyrelu._dispatch as d; "
+            "print(d.kernels.STREAM_THRESHOLD_BYTES, leakyrelu._config.config()"
+            "['stream_threshold_bytes'])")
+    def threshold(env):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, env=env)
+        return [int(v) for v in run.stdout.split()]
+    plain = {k: v for k, v in os.environ.items() if k != "LEAKYRELU_STREAM_BYTES"}
+    default = threshold(plain)
+    assert default[0] == default[1] >= 4 << 20
+    got = threshold({**plain, "LEAKYRELU_STREAM_BYTES": value})
+    assert got == [expected if expected is not None else default[0]] * 2

@@ -3,14 +3,15 @@
  * A normal store first reads its cache line from memory (read for
  * ownership), so an out-of-place loop moves three bytes for every two a copy
  * needs; streaming stores write whole lines past the caches, as memcpy does
- * for large copies. Used for outputs of a quarter of the last-level cache
- * and more (smaller ones are worth keeping in the cache; see
- * docs/performance.md). Stores are fenced before each run returns.
+ * for large copies. Used for memory-bound kernels' outputs from
+ * lr_stream_threshold() on (smaller ones are worth keeping in the cache;
+ * see docs/performance.md). Stores are fenced before each run returns.
  */
 #ifndef LEAKYRELU_STREAM_H
 #define LEAKYRELU_STREAM_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__linux__)
@@ -24,16 +25,28 @@
 #include <immintrin.h>
 #endif
 
-/* Bytes of output from which loops stream: a quarter of the last-level
- * cache where the OS says (at least 4 MiB), else 32 MiB. */
+/* Bytes of output from which loops stream: LEAKYRELU_STREAM_BYTES where
+ * set; else a quarter of the last-level cache, but no more than four times
+ * the L2 (a shared L3 is not ours alone: on a 2 MB-L2, 105 MB-L3 Xeon VM,
+ * streaming wins from 8 MB on), and at least 4 MiB; else 8 MiB. */
 static inline ptrdiff_t lr_stream_threshold(void) {
-    long llc = 0;
+    const char* forced = getenv("LEAKYRELU_STREAM_BYTES");
+    if (forced != NULL && *forced != '\0') {
+        char* end;
+        long long bytes = strtoll(forced, &end, 10);
+        if (*end == '\0' && bytes > 0)
+            return (ptrdiff_t)bytes;
+    }
+    long l3 = 0, l2 = 0;
 #if defined(__linux__) && defined(_SC_LEVEL3_CACHE_SIZE)
-    llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (llc <= 0)
-        llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
 #endif
-    ptrdiff_t threshold = llc > 0 ? (ptrdiff_t)llc / 4 : (ptrdiff_t)32 << 20;
+    ptrdiff_t threshold = (ptrdiff_t)8 << 20;
+    if (l3 > 0)
+        threshold = (ptrdiff_t)l3 / 4;
+    if (l2 > 0 && threshold > (ptrdiff_t)l2 * 4)
+        threshold = (ptrdiff_t)l2 * 4;
     return threshold < ((ptrdiff_t)4 << 20) ? (ptrdiff_t)4 << 20 : threshold;
 }
 
