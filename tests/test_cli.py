@@ -233,3 +233,17 @@ def test_nn_namespace():
     from leakyrelu import nn
     assert sorted(dir(nn)) == sorted(nn.__all__)
     assert "np" not in dir(nn) and "check_branch_visible" not in dir(nn)
+
+
+@pytest.mark.parametrize("shape, dtype", [((5,), np.float32), ((3, 1 << 18), np.float64),
+                                          ((1 << 20,), np.float16)])
+def test_bench_arrays_are_placed_on_huge_page_boundaries(shape, dtype):
+    source = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    copy = _benchcases.placed(source)
+    assert copy.shape == source.shape and copy.dtype == source.dtype
+    assert np.array_equal(copy, source) and not np.shares_memory(copy, source)
+    assert copy.flags.c_contiguous and copy.flags.writeable
+    if source.nbytes >= _benchcases.HUGE_PAGE:
+        assert copy.ctypes.data % _benchcases.HUGE_PAGE == 0
+    filled = _benchcases.placed(source, 0.5)
+    assert np.all(filled == 0.5) and filled.shape == source.shape

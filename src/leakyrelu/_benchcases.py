@@ -290,6 +290,29 @@ def inputs(dtype, size, rng):
     return x, g
 
 
+HUGE_PAGE = 2 << 20
+
+
+def placed(array, fill=None):
+    """A copy of `array` (or an array like it filled with `fill`) that starts on
+    a 2 MiB boundary when it is that big.
+
+    Linux backs only the whole 2 MiB-aligned stretches of an array with huge
+    pages (NumPy asks for them from 4 MiB), so where an array happens to start
+    decides how much of it is on small pages, which changes from process to
+    process, and with it the time of a memory-bound call (docs/benchmarking.md).
+    Aligned, every array of a run, ours and the references', is alike.
+    """
+    if array.nbytes < HUGE_PAGE:
+        result = np.empty_like(array)
+    else:
+        buffer = np.empty(array.nbytes + HUGE_PAGE, np.uint8)
+        start = -buffer.ctypes.data % HUGE_PAGE
+        result = buffer[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    result[...] = array if fill is None else fill
+    return result
+
+
 def row_calls(case, mode, x0, g0, threads, peers=PEERS):
     """{label: (prepare, call, runtime)} for one row: leakyrelu, memory, then the peers.
 
@@ -299,9 +322,9 @@ def row_calls(case, mode, x0, g0, threads, peers=PEERS):
     """
     shape = _prelu_shape(x0.size) if case.name.startswith("prelu") else x0.shape
     pristine = [g0.reshape(shape), x0.reshape(shape)] if case.grad else [x0.reshape(shape)]
-    arrays = [p.copy() for p in pristine]
-    out = np.full_like(arrays[0], 0.5)       # written once: no page faults when timed
-    ones = np.ones_like(arrays[0])
+    arrays = [placed(p) for p in pristine]
+    out = placed(arrays[0], 0.5)       # written once: no page faults when timed
+    ones = placed(arrays[0], 1)
 
     def restore():
         np.copyto(arrays[0], pristine[0])
@@ -313,8 +336,8 @@ def row_calls(case, mode, x0, g0, threads, peers=PEERS):
     if mode == "out":
         calls["leakyrelu"] = (nothing, lambda: case.ours(arrays, out, threads), "ours")
         if case.grad:  # three streams: copy 1.5x the elements (real data, not zero pages)
-            big_src = np.concatenate([x0, g0[: x0.size // 2]])
-            big_dst = np.full_like(big_src, 0.5)
+            big_src = placed(np.concatenate([x0, g0[: x0.size // 2]]))
+            big_dst = placed(big_src, 0.5)
             calls["memory"] = (nothing, lambda: np.copyto(big_dst, big_src), "numpy")
         else:
             calls["memory"] = (nothing, lambda: np.copyto(out, arrays[0]), "numpy")
@@ -457,9 +480,9 @@ def input_row_specs(size=1 << 20):
     def half_row(function, dtype_name, make_dtype, ours, torch_fn, mem_target):
         def calls():
             dtype = make_dtype()
-            x = rng.standard_normal(size, dtype=np.float32).astype(dtype)
-            g = rng.standard_normal(size, dtype=np.float32).astype(dtype)
-            out = np.full_like(x, 0.5)
+            x = placed(rng.standard_normal(size, dtype=np.float32).astype(dtype))
+            g = placed(rng.standard_normal(size, dtype=np.float32).astype(dtype))
+            out = placed(x, 0.5)
             c = {"leakyrelu": (lambda: None, lambda: ours(g, x, out), "ours"),
                  "memory": (lambda: None, lambda: np.copyto(out, x), "numpy")}
             if torch is not None:
@@ -493,9 +516,9 @@ def input_row_specs(size=1 << 20):
     side = int(np.sqrt(size))
 
     def strided_out():
-        base = rng.standard_normal((side, 2 * side), dtype=np.float32)
+        base = placed(rng.standard_normal((side, 2 * side), dtype=np.float32))
         view = base[:, ::2]
-        out = np.full(view.shape, 0.5, dtype=np.float32)
+        out = placed(np.empty(view.shape, np.float32), 0.5)
         c = {"leakyrelu": (lambda: None,
                            lambda: lr.leaky_relu(view, a, out=out, num_threads=1), "ours"),
              "memory": (lambda: None, lambda: np.copyto(out, view), "numpy")}
@@ -514,7 +537,7 @@ def input_row_specs(size=1 << 20):
 
     def strided_inplace():
         pristine = rng.standard_normal((2 * side, side), dtype=np.float32)
-        base = pristine.copy()
+        base = placed(pristine)
         view = base.T[::2]
 
         def restore():
