@@ -316,6 +316,27 @@ def test_strided_inputs_outputs_and_in_place(spec, layout, isa):
         assert_same_bits(bases[-1][outside], before[outside])  # only the view changed
 
 
+@pytest.mark.parametrize("step", [2, -1, -2, 3, -3, 7])
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
+def test_long_strided_runs_in_and_out(dtype, step, isa):
+    # Runs long enough for the vector gathers and scatters, with a tail, in
+    # every direction; the elements between the view's own stay untouched.
+    rng = np.random.default_rng(abs(step))
+    base = sample((3, 1000 * abs(step)), dtype, rng)
+    view = base[:, ::step]
+    want = np.where(view > 0, view, view * dtype.type(0.1))
+    got = lr.leaky_relu(view, 0.1, num_threads=1)
+    assert_same_bits(got, want)
+    out_base = np.full(base.shape, 7, dtype)
+    lr.leaky_relu(view, 0.1, out=out_base[:, ::step])
+    assert_same_bits(out_base[:, ::step], want)
+    outside = np.ones(base.shape, bool)
+    outside[:, ::step] = False
+    assert (out_base[outside] == 7).all()
+    lr.leaky_relu(view, 0.1, out=view)   # in place
+    assert_same_bits(base[:, ::step], want)
+
+
 def compare(spec, got, want):
     if spec.name == "prelu_grad":
         assert_same_bits(got[0], want[0])

@@ -5,7 +5,7 @@
  * needs; streaming stores write whole lines past the caches, as memcpy does
  * for large copies. Used for memory-bound kernels' outputs from
  * lr_stream_threshold() on (smaller ones are worth keeping in the cache;
- * see docs/performance.md). Stores are fenced before each run returns.
+ * see docs/performance.md). Stores are fenced at the end of each thread's part.
  */
 #ifndef LEAKYRELU_STREAM_H
 #define LEAKYRELU_STREAM_H
