@@ -87,13 +87,20 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     # sum has the same bits on every machine and thread count. Each element is
     # read before it is written, so grad_x may be g or x itself (GCC's overlap
     # check lets equal pointers through); a partial overlap must be copied.
+    # The terms are added as a block: added one by one, GCC turns
+    # `lanes += select` into two adds and a select (lanes + 0 is not lanes
+    # when lanes is -0.0; never here, as the sums start at +0.0).
     cdef double lanes[32]
+    cdef double terms[32]
     cdef Py_ssize_t j, k, width, body = n - n % 32
     for k in range(32):
         lanes[k] = 0
     for j in range(0, body, 32):
         for k in range(32):
-            lanes[k] += prelu_weight_term(x[j + k], g[j + k])
+            terms[k] = prelu_weight_term(x[j + k], g[j + k])
+        for k in range(32):
+            lanes[k] += terms[k]
+        for k in range(32):
             grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
     for j in range(body, n):
         lanes[j - body] += prelu_weight_term(x[j], g[j])

@@ -39,7 +39,7 @@ typedef union { double d; uint64_t u; } lr_bits;
 /* k = round(x / ln2) as a double, and 2^k built from its bits. */
 static inline double lr_reduce(double x, double *two_k) {
     lr_bits shifted, scale;
-    shifted.d = x * LR_INV_LN2 + LR_ROUND_MAGIC;
+    shifted.d = LR_FMA(x, LR_INV_LN2, LR_ROUND_MAGIC);
     scale.u = (shifted.u + 1023) << 52;
     *two_k = scale.d;
     return shifted.d - LR_ROUND_MAGIC;
@@ -97,7 +97,8 @@ static inline double lr_scaled_exp_d(double x, double m) {
     double xc = x;
     double two_k;
     double k = lr_reduce(xc, &two_k);
-    double r = (xc - k * LR_LN2_HI) - k * LR_LN2_LO;
+    /* k * LR_LN2_HI is exact, so the first step is exact either way. */
+    double r = LR_FMA(-k, LR_LN2_LO, LR_FMA(-k, LR_LN2_HI, xc));
     /* exp(r) = 1 + r + r^2 p(r), p by Horner from Taylor's r^13 term: its
      * r^14 / 14! remainder is 0.02 ulp on |r| <= ln2/2. */
     double p = 1.0 / 6227020800.0;
@@ -117,7 +118,7 @@ static inline double lr_scaled_exp_d(double x, double m) {
      * normal, so a huge m cannot overflow on the way to a finite result and
      * a tiny product is rounded by the last multiplication only. */
     lr_bits half, first, first_scale, second_scale;
-    half.d = k * 0.5 + LR_ROUND_MAGIC;
+    half.d = LR_FMA(k, 0.5, LR_ROUND_MAGIC);
     first.d = (k - (half.d - LR_ROUND_MAGIC)) + LR_ROUND_MAGIC;
     first_scale.u = (first.u + 1023) << 52;
     second_scale.u = (half.u + 1023) << 52;
@@ -163,10 +164,11 @@ static inline float lr_scaled_exp_f(float x, float m) {
     /* Two scalings reach 2^+-252; beyond, as in lr_scaled_exp_d. */
     float xc = x;
     lr_bits_f shifted;
-    shifted.f = xc * 1.44269504f + LR_ROUND_MAGIC_F;
+    shifted.f = LR_FMAF(xc, 1.44269504f, LR_ROUND_MAGIC_F);
     float k = shifted.f - LR_ROUND_MAGIC_F;
-    /* ln2 = 0.693359375 - 2.12194440e-4; k times the first part is exact. */
-    float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
+    /* ln2 = 0.693359375 - 2.12194440e-4; k times the first part is exact,
+     * so the first step is exact with or without FMA. */
+    float r = LR_FMAF(-k, -2.12194440e-4f, LR_FMAF(-k, 0.693359375f, xc));
     float q = 1.0f / 5040.0f;
     q = LR_FMAF(q, r, 1.0f / 720.0f);
     q = LR_FMAF(q, r, 1.0f / 120.0f);
@@ -176,9 +178,11 @@ static inline float lr_scaled_exp_f(float x, float m) {
     float u = 1.0f + LR_FMAF(r * r, q, r);
     /* |k| <= 251 sits in the low bits: k2 = k / 2 rounded toward zero and
      * k1 = k - k2 lie in [-126, 126], u 2^k1 is normal, and k1 has k's sign,
-     * so (u 2^k1) m cannot overflow where the result does not. */
+     * so (u 2^k1) m cannot overflow where the result does not. k / 2 as a
+     * shift of k plus its sign bit: three vector instructions, where GCC's
+     * own division takes four. */
     int32_t ki = (int32_t)(shifted.u - LR_ROUND_MAGIC_F_BITS);
-    int32_t k2 = ki / 2;
+    int32_t k2 = (ki + (int32_t)((uint32_t)ki >> 31)) >> 1;
     lr_bits_f first_scale, second_scale;
     first_scale.u = (uint32_t)(ki - k2 + 127) << 23;
     second_scale.u = (uint32_t)(k2 + 127) << 23;
