@@ -51,10 +51,10 @@ def _parser():
             "about 20-30 s. "
             f"--full: all {len(FUNCTIONS)} functions, all modes (out=, in place, "
             f"allocating), {', '.join(map(str, FULL_SIZES))} elements, plus float16, "
-            "bfloat16, strided and per-call overhead rows: about 4-6 minutes."))
+            "bfloat16, strided and per-call overhead rows: about 5-17 minutes, by machine."))
     bench.add_argument("--full", action="store_true",
                        help="every function, mode and size, and the float16/bfloat16, "
-                            "strided and small-call rows (about 4-6 minutes)")
+                            "strided and small-call rows (about 5-17 minutes, by machine)")
     bench.add_argument("--quick", action="store_true",
                        help="the default (kept for compatibility)")
     bench.add_argument("--sizes", type=_positive, nargs="+", metavar="N",
