@@ -231,3 +231,36 @@ def test_stream_threshold_can_be_set_from_the_environment(value, expected):
     assert default[0] == default[1] >= 4 << 20
     got = threshold({**plain, "LEAKYRELU_STREAM_BYTES": value})
     assert got == [expected if expected is not None else default[0]] * 2
+
+
+def _sysfs_cache_bytes(level):
+    # The size of the level-`level` cache CPU 0 sees, read independently of the kernels.
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    for index in sorted(os.listdir(base)):
+        if not index.startswith("index"):
+            continue
+        with open(os.path.join(base, index, "level")) as f:
+            if int(f.read()) != level:
+                continue
+        with open(os.path.join(base, index, "size")) as f:
+            text = f.read().strip()
+        return int(text[:-1]) * {"K": 2**10, "M": 2**20}[text[-1]] if text[-1] in "KM" else int(text)
+    return None
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/devices/system/cpu/cpu0/cache"),
+                    reason="no cache sizes in sysfs")
+def test_stream_threshold_follows_the_caches():
+    # Half the L3 on AMD, where the L3 holds an input and an output at copy
+    # speed; a quarter of it, at most four L2s, elsewhere; never below 4 MiB.
+    l2, l3 = _sysfs_cache_bytes(2), _sysfs_cache_bytes(3)
+    if not l2 or not l3:
+        pytest.skip("sysfs lists no L2 or L3")
+    with open("/proc/cpuinfo") as f:
+        amd = "AuthenticAMD" in f.read()
+    expected = max(4 << 20, l3 // 2 if amd else min(l3 // 4, 4 * l2))
+    code = "import leakyrelu._dispatch as d; print(d.kernels.STREAM_THRESHOLD_BYTES)"
+    plain = {k: v for k, v in os.environ.items() if k != "LEAKYRELU_STREAM_BYTES"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=plain)
+    assert int(run.stdout) == expected
