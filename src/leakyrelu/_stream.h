@@ -26,13 +26,6 @@
 #include <immintrin.h>
 #endif
 
-/* Bytes of output from which loops stream: LEAKYRELU_STREAM_BYTES where
- * set; else, on AMD, half the last-level cache (a Zen 4 L3 takes an input
- * and an output that fit in it at copy speed: streaming from 4 MB cost
- * 1.4-1.7x np.copyto up to 8 MB there, and won from 16 MB on); elsewhere
- * a quarter of it, but no more than four times the L2 (a shared L3 is not
- * ours alone: on a 2 MB-L2, 105 MB-L3 Xeon VM, streaming wins from 8 MB
- * on); at least 4 MiB; without cache sizes, 8 MiB. */
 /* The size of the level-`level` cache that CPU 0 sees, from sysfs, or 0.
  * (glibc's sysconf reports the sum of every L3 of the package on AMD: 320
  * MB on a Zen 4 EPYC whose cores share 32 MB.) */
@@ -75,6 +68,13 @@ static inline int lr_amd(void) {
 #endif
 }
 
+/* Bytes of output from which loops stream: LEAKYRELU_STREAM_BYTES where
+ * set; else, on AMD, half the last-level cache (a Zen 4 L3 takes an input
+ * and an output that fit in it at copy speed: streaming from 4 MB cost
+ * 1.4-1.7x np.copyto up to 8 MB there, and won from 16 MB on); elsewhere
+ * a quarter of it, but no more than four times the L2 (a shared L3 is not
+ * ours alone: on a 2 MB-L2, 105 MB-L3 Xeon VM, streaming wins from 8 MB
+ * on); at least 4 MiB; without cache sizes, 8 MiB. */
 static inline ptrdiff_t lr_stream_threshold(void) {
     const char* forced = getenv("LEAKYRELU_STREAM_BYTES");
     if (forced != NULL && *forced != '\0') {
