@@ -172,11 +172,13 @@ def test_rrelu_matches_the_numpy_hash(isa, dtype, seed):
 
 @pytest.mark.parametrize("layout", ["contiguous", "offset", "strided-input", "fortran"])
 def test_outputs_beyond_the_stream_threshold(isa, layout):
-    # Out-of-place outputs of STREAM_THRESHOLD_BYTES and more are written with
-    # non-temporal stores (from a 64-byte boundary on, in blocks): every
-    # element must still land, at any start address, for 1 and 2 threads.
+    # Out-of-place outputs of STREAM_CAP_BYTES and more are written with
+    # non-temporal stores at any thread count (from a 64-byte boundary on, in
+    # blocks): every element must still land, at any start address, for 1
+    # and 2 threads.
     kernels = _dispatch.kernels
-    n = kernels.STREAM_THRESHOLD_BYTES // 8 + 1037
+    n = kernels.STREAM_CAP_BYTES // 8 + 1037
+    assert kernels.streams(n * 8, 1) and kernels.streams(n * 8, 2)
     rng = np.random.default_rng(3)
     base = rng.standard_normal(2 * n + 8)
     x = {"contiguous": base[:n], "offset": base[1:n + 1], "strided-input": base[: 2 * n : 2],
@@ -203,7 +205,7 @@ def test_prelu_beyond_the_stream_threshold(isa, dtype, offset):
     # whatever out's alignment, for 1 and 2 threads.
     kernels = _dispatch.kernels
     itemsize = np.dtype(dtype).itemsize
-    channels, inner = 3, kernels.STREAM_THRESHOLD_BYTES // (3 * 2 * itemsize) + 1037
+    channels, inner = 3, kernels.STREAM_CAP_BYTES // (3 * 2 * itemsize) + 1037
     x = np.random.default_rng(4).standard_normal((2, channels, inner)).astype(dtype)
     weight = np.array([0.1, -0.5, 2.0], dtype)
     want = np.where(x > 0, x, weight[:, None] * x)
@@ -221,7 +223,7 @@ def test_prelu_beyond_the_stream_threshold(isa, dtype, offset):
 def test_stream_threshold_can_be_set_from_the_environment(value, expected):
     code = ("import leakyrelu, leakyrelu._dispatch as d; "
             "print(d.kernels.STREAM_THRESHOLD_BYTES, leakyrelu._config.config()"
-            "['stream_threshold_bytes'])")
+            "['stream_threshold_bytes'], d.kernels.STREAM_CAP_BYTES)")
     def threshold(env):
         run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, env=env)
@@ -230,7 +232,10 @@ def test_stream_threshold_can_be_set_from_the_environment(value, expected):
     default = threshold(plain)
     assert default[0] == default[1] >= 4 << 20
     got = threshold({**plain, "LEAKYRELU_STREAM_BYTES": value})
-    assert got == [expected if expected is not None else default[0]] * 2
+    if expected is None:
+        assert got == default
+    else:   # set, it holds at every thread count
+        assert got == [expected] * 3
 
 
 def _sysfs_cache_bytes(level):
@@ -259,8 +264,14 @@ def test_stream_threshold_follows_the_caches():
     with open("/proc/cpuinfo") as f:
         amd = "AuthenticAMD" in f.read()
     expected = max(4 << 20, l3 // 2 if amd else min(l3 // 4, 4 * l2))
-    code = "import leakyrelu._dispatch as d; print(d.kernels.STREAM_THRESHOLD_BYTES)"
+    # More threads stream from more bytes, up to the whole L3 on AMD.
+    cap = max(expected, l3) if amd else expected
+    code = ("import leakyrelu._dispatch as d; k = d.kernels; "
+            "print(k.STREAM_THRESHOLD_BYTES, k.STREAM_CAP_BYTES, "
+            "*(int(k.streams(n, t)) for n, t in "
+            f"[({expected - 1}, 1), ({expected}, 1), ({min(2 * expected, cap) - 1}, 2), "
+            f"({min(2 * expected, cap)}, 2), ({cap}, 64)]))")
     plain = {k: v for k, v in os.environ.items() if k != "LEAKYRELU_STREAM_BYTES"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=plain)
-    assert int(run.stdout) == expected
+    assert [int(v) for v in run.stdout.split()] == [expected, cap, 0, 1, 0, 1, 1]

@@ -16,6 +16,7 @@ def config():
         "usable_cpus": _threads.thread_cap()[0],
         "serial_threshold_bytes": kernels.SERIAL_THRESHOLD_BYTES,
         "stream_threshold_bytes": kernels.STREAM_THRESHOLD_BYTES,
+        "stream_cap_bytes": kernels.STREAM_CAP_BYTES,
         "instruction_set": kernels.INSTRUCTION_SET,
         "available_instruction_sets": _dispatch.supported_instruction_sets(),
     }
@@ -32,7 +33,7 @@ def show_config():
       OpenMP:             compiled in
       default threads:    2 (2 CPUs in the affinity mask)
       serial below:       256 KiB of output (less for elu, celu, selu)
-      streaming stores:   from 65 MiB of output, out of place
+      streaming stores:   from 16 MiB of output per thread, up to 32 MiB, out of place
       instruction set:    avx512 (available: baseline, avx2, avx512)
     """
     c = config()
@@ -41,7 +42,7 @@ def show_config():
     print(f"  default threads:    {c['default_threads']} ({c['threads_source']})")
     print(f"  serial below:       {c['serial_threshold_bytes'] // 1024} KiB of output "
           "(less for elu, celu, selu)")
-    print(f"  streaming stores:   from {c['stream_threshold_bytes'] >> 20} MiB of output, "
-          "out of place")
+    print(f"  streaming stores:   from {c['stream_threshold_bytes'] >> 20} MiB of output per "
+          f"thread, up to {c['stream_cap_bytes'] >> 20} MiB, out of place")
     print(f"  instruction set:    {c['instruction_set']} "
           f"(available: {', '.join(c['available_instruction_sets'])})")

@@ -68,14 +68,8 @@ static inline int lr_amd(void) {
 #endif
 }
 
-/* Bytes of output from which loops stream: LEAKYRELU_STREAM_BYTES where
- * set; else, on AMD, half the last-level cache (a Zen 4 L3 takes an input
- * and an output that fit in it at copy speed: streaming from 4 MB cost
- * 1.4-1.7x np.copyto up to 8 MB there, and won from 16 MB on); elsewhere
- * a quarter of it, but no more than four times the L2 (a shared L3 is not
- * ours alone: on a 2 MB-L2, 105 MB-L3 Xeon VM, streaming wins from 8 MB
- * on); at least 4 MiB; without cache sizes, 8 MiB. */
-static inline ptrdiff_t lr_stream_threshold(void) {
+static inline ptrdiff_t lr_stream_forced(void) {
+    /* LEAKYRELU_STREAM_BYTES, when set to a positive number of bytes; else 0. */
     const char* forced = getenv("LEAKYRELU_STREAM_BYTES");
     if (forced != NULL && *forced != '\0') {
         char* end;
@@ -83,6 +77,19 @@ static inline ptrdiff_t lr_stream_threshold(void) {
         if (*end == '\0' && bytes > 0)
             return (ptrdiff_t)bytes;
     }
+    return 0;
+}
+
+/* Bytes of output from which one thread's loops stream: LEAKYRELU_STREAM_BYTES where
+ * set; else, on AMD, half the last-level cache (a Zen 4 L3 takes an input
+ * and an output that fit in it at copy speed: streaming from 4 MB cost
+ * 1.4-1.7x np.copyto up to 8 MB there, and won from 16 MB on); elsewhere
+ * a quarter of it, but no more than four times the L2 (a shared L3 is not
+ * ours alone: on a 2 MB-L2, 105 MB-L3 Xeon VM, streaming wins from 8 MB
+ * on); at least 4 MiB; without cache sizes, 8 MiB. */
+static inline ptrdiff_t lr_stream_threshold(void) {
+    if (lr_stream_forced() > 0)
+        return lr_stream_forced();
     long l3 = lr_sysfs_cache_bytes(3), l2 = lr_sysfs_cache_bytes(2);
 #if defined(__linux__) && defined(_SC_LEVEL3_CACHE_SIZE)
     if (l3 <= 0)
@@ -100,6 +107,19 @@ static inline ptrdiff_t lr_stream_threshold(void) {
             threshold = (ptrdiff_t)l2 * 4;
     }
     return threshold < ((ptrdiff_t)4 << 20) ? (ptrdiff_t)4 << 20 : threshold;
+}
+
+/* The most the threshold grows to with more threads: each thread adds cache
+ * bandwidth, not memory write bandwidth. On AMD, the whole L3 (on a Zen 4
+ * EPYC with 32 MB, 2 threads, normal stores took 0.5-0.6x the time of
+ * streaming ones at 16 MB, 0.75-0.8x at 24 MB, the same at 32 MB, 1.2x at
+ * 48 MB); elsewhere, unmeasured, the threshold itself. */
+static inline ptrdiff_t lr_stream_cap(void) {
+    ptrdiff_t threshold = lr_stream_threshold();
+    if (lr_stream_forced() > 0)
+        return threshold;   /* the same at every thread count */
+    long l3 = lr_sysfs_cache_bytes(3);
+    return l3 > threshold && lr_amd() ? (ptrdiff_t)l3 : threshold;
 }
 
 #define LR_STREAM(NAME, T, VEC, LOAD, STORE, WIDTH)                                    \
