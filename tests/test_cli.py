@@ -113,21 +113,50 @@ def _timing(seconds, noisy=False):
     return _benchcases.Timing(seconds, noisy)
 
 
-def test_measure_row_with_synthetic_timings(monkeypatch):
+def test_measure_row_with_synthetic_timings():
     case = _benchcases.cases()["rrelu_train"]
     x = np.ones(64, np.float32)
     fake = {"leakyrelu": _timing(8.53e-6), "memory": _timing(1e-6)}
-    monkeypatch.setattr(_bench, "measure", lambda calls, **kw: fake)
-    row = _bench.measure_row(case, "alloc", x, x, 1, 0.1)
+    row = _bench.measure_row(case, "alloc", x, 1, fake)
     assert row.status == "no target"          # not memory-bound, and no torch timing
     fake["torch"] = _timing(1e-4)
-    assert _bench.measure_row(case, "alloc", x, x, 1, 0.1).status == "ok"
+    assert _bench.measure_row(case, "alloc", x, 1, fake).status == "ok"
     case = _benchcases.cases()["leaky_relu"]
     fake.clear()
     fake.update({"leakyrelu": _timing(2e-6), "memory": _timing(1e-6, noisy=True),
                  "torch": _timing(3e-6)})
-    row = _bench.measure_row(case, "out", x, x, 1, 0.1)
+    row = _bench.measure_row(case, "out", x, 1, fake)
     assert row.status == "noisy" and row.noisy
+
+
+def test_passes_settle_a_call_on_its_two_best():
+    # A call is timed in passes; its time is its best pass, and it is noisy
+    # only when its two best passes disagree by more than STABLE.
+    times = {"steady": iter([1.00, 1.02, 9.0]), "jumpy": iter([1.0, 1.5, 2.0, 1.3])}
+    passes = {label: [] for label in times}
+
+    def fake_measure(calls, budget, **options):
+        return {label: _timing(next(times[label])) for label in calls}
+
+    rows = [(label, lambda label=label: {label: None}, {}) for label in times]
+    original = _benchcases.measure
+    _benchcases.measure = fake_measure
+    try:
+        steady, jumpy = _benchcases.measure_apart(rows, passes=2, extra_passes=2,
+                                                  step=lambda label: passes[label].append(1))
+    finally:
+        _benchcases.measure = original
+    assert steady["steady"] == _timing(1.00) and len(passes["steady"]) == 2
+    assert jumpy["jumpy"].seconds == 1.0 and jumpy["jumpy"].noisy
+    assert len(passes["jumpy"]) == 4           # two more passes, still unsettled
+
+
+def test_placed_arrays_start_on_a_huge_page_boundary():
+    for size in (100, 65536, 3 << 20):
+        x = np.arange(size, dtype=np.float32)
+        y = _benchcases.placed(x)
+        assert y.ctypes.data % (2 << 20) == 0 and np.array_equal(x, y)
+        assert np.all(_benchcases.placed(x, 0.5) == 0.5)
 
 
 def test_timer_marks_unsettled_calls_noisy():

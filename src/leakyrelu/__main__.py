@@ -48,7 +48,7 @@ def _parser():
             "in one process, as ratios. "
             f"Default: {', '.join(QUICK_FUNCTIONS)}; float32 and float64; "
             f"{' and '.join(map(str, QUICK_SIZES))} elements; 1 and 2 threads; out= calls; "
-            "about 20-30 s. "
+            "about 10-30 s, by the peers installed. "
             f"--full: all {len(FUNCTIONS)} functions, all modes (out=, in place, "
             f"allocating), {', '.join(map(str, FULL_SIZES))} elements, plus float16, "
             "bfloat16, strided and per-call overhead rows: about 5-17 minutes, by machine."))

@@ -5,9 +5,9 @@ at the same thread count, its memory reference and every installed peer
 (see ``_benchcases``). Each row gets one verdict against stated targets:
 
 * ``ok``: every target of the row is met;
-* ``behind <ref>``: a target is missed, by a timing that was stable;
-* ``noisy``: a target is missed but the timings did not settle (the first
-  and second half of the rounds disagree by more than 5%): not a slowdown;
+* ``behind <ref>``: a target is missed, by timings that were stable;
+* ``noisy``: a target is missed but the timings did not settle (a call's two
+  best passes, seconds apart, disagree by more than 5%): not a slowdown;
 * ``no target``: nothing to compare with (e.g. torch absent for rrelu_train).
 
 Targets: ``x mem`` <= 1.05 for memory-bound functions; ``x torch`` <= 1.00
@@ -24,7 +24,8 @@ import numpy as np
 import leakyrelu as lr
 from leakyrelu import _dispatch
 from leakyrelu._benchcases import (FUNCTIONS, cases, MEMORY_TARGET, PEER_TARGET, PEERS, inputs,
-                                   installed_peers, measure, optional, row_calls)
+                                   installed_peers, measure_apart, optional,
+                                   row_calls)
 
 MODES = ("out", "inplace", "alloc")
 QUICK_FUNCTIONS = ("leaky_relu", "leaky_relu_grad", "relu", "prelu", "elu", "elu_grad")
@@ -72,10 +73,16 @@ def verdict(checks):
     return "behind " + ",".join(name for name, _, _, _ in missed)
 
 
-def measure_row(case, mode, x0, g0, threads, budget, peers=PEERS):
-    calls = row_calls(case, mode, x0, g0, threads, peers)
+def row_timing(case, mode, x0, g0, threads, peers=PEERS):
+    """(label, make_calls, measure options) of one row, for ``measure_apart``."""
     gap = QUICK_GAP if threads > 1 else 0.0
-    t = measure(calls, budget=budget, quiet_gap=gap, min_rounds=3 if gap else 6)
+    return (f"{case.name} {x0.dtype.name} {x0.size} {threads}t {mode}",
+            lambda: row_calls(case, mode, x0, g0, threads, peers),
+            {"quiet_gap": gap, "min_rounds": 2 if gap else 3})   # per pass
+
+
+def measure_row(case, mode, x0, threads, t):
+    """The Row of one call, from its timings ``t`` ({label: Timing})."""
     ours = t["leakyrelu"]
     row = Row(case.name, x0.dtype.name, x0.size, threads, mode, ours.seconds * 1e6,
               t["memory"].seconds * 1e6, ours.seconds / t["memory"].seconds)
@@ -119,15 +126,21 @@ def run(functions=QUICK_FUNCTIONS, sizes=QUICK_SIZES, threads=(1, 2),
                      ("alloc",))
     todo.sort(key=lambda j: (j[1], j[2], functions.index(j[0]), j[3], MODES.index(j[4])))
     rng = np.random.default_rng(2024)
-    bar = Progress(len(todo), progress)
-    rows, data = [], {}
-    for name, dtype, size, nthreads, mode in todo:
-        if (dtype, size) not in data:
-            data.clear()
-            data[(dtype, size)] = inputs(np.dtype(dtype), size, rng)
-        x0, g0 = data[(dtype, size)]
-        bar.step(f"{name} {dtype} {size} {nthreads}t {mode}")
-        rows.append(asdict(measure_row(cases()[name], mode, x0, g0, nthreads, budget, peers)))
+    bar = Progress(2 * len(todo), progress)
+    rows = []
+    for dtype, size in dict.fromkeys((job[1], job[2]) for job in todo):
+        x0, g0 = inputs(np.dtype(dtype), size, rng)
+        group = [job for job in todo if job[1:3] == (dtype, size)]
+
+        def row(i, timings):
+            name, _, _, nthreads, mode = group[i]
+            return measure_row(cases()[name], mode, x0, nthreads, timings)
+
+        timings = measure_apart([row_timing(cases()[name], mode, x0, g0, nthreads, peers)
+                                 for name, _, _, nthreads, mode in group],
+                                budget=budget, step=bar.step,
+                                undecided=lambda i, t: row(i, t).status == "noisy")
+        rows += [asdict(row(i, t)) for i, t in enumerate(timings)]
     bar.close()
     return rows
 
@@ -140,6 +153,7 @@ class Progress:
 
     def step(self, label):
         self.done += 1
+        self.total = max(self.total, self.done)   # a row timed once more
         if self.enabled:
             filled = 30 * self.done // self.total
             sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] "
@@ -160,12 +174,11 @@ def input_rows(budget=0.3, functions=FUNCTIONS, size=1 << 20):
     (half, bfloat16, the same strided view), with the row's targets.
     """
     from leakyrelu._benchcases import input_row_specs
+    specs = [spec for spec in input_row_specs(size) if spec["function"] in functions]
+    timings = measure_apart([(spec["input"], spec["calls"], {}) for spec in specs], budget)
     rows = []
-    for spec in input_row_specs(size):
-        if spec["function"] not in functions:
-            continue
-        calls, targets = spec["calls"](), spec["targets"]
-        t = measure(calls, budget=budget)
+    for spec, t in zip(specs, timings):
+        targets = spec["targets"]
         ours = t["leakyrelu"]
         checks, ratios = [], {}
         for ref, target in targets.items():
@@ -185,15 +198,21 @@ def input_rows(budget=0.3, functions=FUNCTIONS, size=1 << 20):
 
 def _below_threshold_rows(budget):
     """Below the serial threshold, asking for 2 threads must cost nothing."""
-    rows = []
-    for dtype in (np.float32, np.float64):
+    def timing(dtype):
         size = _dispatch.kernels.SERIAL_THRESHOLD_BYTES // np.dtype(dtype).itemsize // 2
-        x = np.random.default_rng(1).standard_normal(size).astype(dtype)
-        out = np.empty_like(x)
-        t = measure({"one": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=1),
-                             "ours"),
-                     "two": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=2),
-                             "ours")}, budget=budget)
+
+        def make_calls():
+            x = np.random.default_rng(1).standard_normal(size).astype(dtype)
+            out = np.empty_like(x)
+            return {"one": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=1),
+                            "ours"),
+                    "two": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=2),
+                            "ours")}
+        return (size, make_calls, {})
+
+    rows = []
+    specs = [(dtype, timing(dtype)) for dtype in (np.float32, np.float64)]
+    for (dtype, (size, _, _)), t in zip(specs, measure_apart([s for _, s in specs], budget)):
         ratio = t["two"].seconds / t["one"].seconds
         rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name, "size": size,
                      "one_thread_us": t["one"].seconds * 1e6,
@@ -205,11 +224,15 @@ def _below_threshold_rows(budget):
 
 def _tiny_rows(budget):
     """A whole allocating call on 100 elements against ``np.maximum(x, 0)``."""
-    rows = []
-    for dtype in (np.float32, np.float64):
+    def make_calls(dtype):
         x = np.random.default_rng(0).standard_normal(100).astype(dtype)
-        t = measure({"ours": (lambda: None, lambda: lr.leaky_relu(x), "ours"),
-                     "np": (lambda: None, lambda: np.maximum(x, 0), "numpy")}, budget=budget)
+        return lambda: {"ours": (lambda: None, lambda: lr.leaky_relu(x), "ours"),
+                        "np": (lambda: None, lambda: np.maximum(x, 0), "numpy")}
+
+    dtypes = (np.float32, np.float64)
+    rows = []
+    for dtype, t in zip(dtypes, measure_apart([(np.dtype(d).name, make_calls(d), {})
+                                               for d in dtypes], budget)):
         ratio = t["ours"].seconds / t["np"].seconds
         rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name, "size": 100,
                      "leakyrelu_us": t["ours"].seconds * 1e6,
@@ -302,7 +325,7 @@ def main(args):
           f"OpenMP {'on' if cfg['openmp'] else 'off'}, {os.cpu_count()} CPUs; "
           f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}; "
           f"other peers: {', '.join(installed_peers()[1:] if torch else installed_peers()) or 'none'}")
-    print("times: best of interleaved rounds; x mem, x torch = our time / theirs; peer "
+    print("times: best of passes of interleaved rounds; x mem, x torch = our time / theirs; peer "
           "columns: their time. verdict: ok = every target met; behind <ref> = a target "
           f"missed; noisy = timings unsettled, rerun. Targets: x mem <= {MEMORY_TARGET} "
           "(memory-bound functions), x torch <= 1.00 (rrelu_train <= 0.10), "

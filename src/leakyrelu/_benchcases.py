@@ -295,20 +295,20 @@ HUGE_PAGE = 2 << 20
 
 def placed(array, fill=None):
     """A copy of `array` (or an array like it filled with `fill`) that starts on
-    a 2 MiB boundary when it is that big.
+    a 2 MiB boundary, in memory NumPy asks Linux to back with huge pages.
 
-    Linux backs only the whole 2 MiB-aligned stretches of an array with huge
-    pages (NumPy asks for them from 4 MiB), so where an array happens to start
-    decides how much of it is on small pages, which changes from process to
-    process, and with it the time of a memory-bound call (docs/benchmarking.md).
-    Aligned, every array of a run, ours and the references', is alike.
+    Where an array sits decides part of a call's time: which of its stretches
+    are on huge pages, which cache sets its pages fall in, and whether its
+    addresses trail another array's by a few cache lines modulo 4 KiB (then a
+    load waits on an unrelated store: up to 1.3x on a 64K-element call). On
+    malloc's addresses all of that changes from process to process
+    (docs/benchmarking.md). Placed alike, every array of a run, ours and the
+    references', is alike, and so is every run.
     """
-    if array.nbytes < HUGE_PAGE:
-        result = np.empty_like(array)
-    else:
-        buffer = np.empty(array.nbytes + HUGE_PAGE, np.uint8)
-        start = -buffer.ctypes.data % HUGE_PAGE
-        result = buffer[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    # NumPy asks for huge pages from 4 MiB up, so even a small array gets one.
+    buffer = np.empty(max(array.nbytes, HUGE_PAGE) + HUGE_PAGE, np.uint8)
+    start = -buffer.ctypes.data % HUGE_PAGE
+    result = buffer[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
     result[...] = array if fill is None else fill
     return result
 
@@ -380,6 +380,9 @@ def row_calls(case, mode, x0, g0, threads, peers=PEERS):
 
 BLOCK_SECONDS = 2e-3      # a block of repeated calls lasts at least this long
 STABLE = 0.05             # first and second half of the rounds agree within 5%
+# Runtimes that leave no worker spinning after a call (NumPy runs on the calling
+# thread, numexpr's pool waits on a condition variable): no quiet gap after them.
+QUIET_RUNTIMES = ("numpy", "numexpr")
 
 
 @dataclass
@@ -395,7 +398,8 @@ def measure(calls, budget=0.3, min_rounds=6, max_rounds=200, quiet_gap=0.0):
     starting one call later than the last. In a
     round each call runs as a block of repeated calls lasting at least
     BLOCK_SECONDS (one call for slow ones); the block's time per call is one
-    sample. When the call before belonged to another runtime, `quiet_gap`
+    sample. When the call before belonged to another runtime that may leave
+    a worker spinning (not one of QUIET_RUNTIMES), `quiet_gap`
     seconds of sleep come first, and the block's first call is not timed:
     that lets the other runtime's spinning workers go to sleep before ours
     start (two OpenMP runtimes in one process otherwise steal each other's
@@ -427,7 +431,7 @@ def measure(calls, budget=0.3, min_rounds=6, max_rounds=200, quiet_gap=0.0):
         shift = rounds % len(labels)
         for label in labels[shift:] + labels[:shift]:
             prepare, call, runtime = calls[label]
-            if quiet_gap and previous is not None and runtime != previous:
+            if quiet_gap and previous not in (None, runtime, *QUIET_RUNTIMES):
                 time.sleep(quiet_gap)
                 prepare()
                 call()
@@ -445,6 +449,50 @@ def measure(calls, budget=0.3, min_rounds=6, max_rounds=200, quiet_gap=0.0):
             if stable or time.perf_counter() - start > budget:
                 break
     return {label: Timing(min(s), not _agree(s)) for label, s in samples.items()}
+
+
+def measure_apart(rows, budget=0.3, passes=2, extra_passes=2, step=None, undecided=None):
+    """Time several rows, each in `passes` passes over all of them; one {label: Timing} per row.
+
+    `rows` holds (label, make_calls, options): `make_calls()` builds a row's
+    calls afresh (new arrays, so a new place in memory), `options` are keyword
+    arguments of `measure`. A row's passes are the length of a pass apart, so
+    a machine that slows down for a second or two (another guest on the same
+    core) cannot fool every pass of a row. A call's time is its best pass;
+    rows whose calls' two best passes disagree by more than STABLE get up to
+    `extra_passes` more, and a call is noisy only if its two best passes still
+    disagree. `undecided(i, timings)`, if given, narrows the extra passes to
+    the rows whose unsettled calls matter (a verdict that noise could flip).
+    `step(label)` is called before each row's pass (a progress bar).
+    """
+    if undecided is None:
+        def undecided(i, timings):
+            return any(t.noisy for t in timings.values())
+    found = [[] for _ in rows]
+
+    def one_pass(indices):
+        for i in indices:
+            label, make_calls, options = rows[i]
+            if step is not None:
+                step(label)
+            found[i].append(measure(make_calls(), budget=budget, **options))
+
+    for _ in range(passes):
+        one_pass(range(len(rows)))
+    for _ in range(extra_passes):
+        one_pass([i for i, timings in enumerate(found) if undecided(i, _settle(timings))])
+    return [_settle(timings) for timings in found]
+
+
+def _settle(passes):
+    """{label: Timing} from one row's passes: the best, noisy unless two passes agree."""
+    if len(passes) == 1:
+        return passes[0]
+    settled = {}
+    for label in passes[0]:
+        best = sorted(timings[label].seconds for timings in passes)
+        settled[label] = Timing(best[0], best[1] > best[0] * (1 + STABLE))
+    return settled
 
 
 def _agree(samples):
