@@ -264,14 +264,16 @@ def test_stream_threshold_follows_the_caches():
     with open("/proc/cpuinfo") as f:
         amd = "AuthenticAMD" in f.read()
     expected = max(4 << 20, l3 // 2 if amd else min(l3 // 4, 4 * l2))
-    # More threads stream from more bytes, up to the whole L3 on AMD.
+    # More threads stream from more bytes, up to the whole L3 on AMD; a
+    # two-input kernel streams from the threshold at any thread count.
     cap = max(expected, l3) if amd else expected
     code = ("import leakyrelu._dispatch as d; k = d.kernels; "
             "print(k.STREAM_THRESHOLD_BYTES, k.STREAM_CAP_BYTES, "
             "*(int(k.streams(n, t)) for n, t in "
             f"[({expected - 1}, 1), ({expected}, 1), ({min(2 * expected, cap) - 1}, 2), "
-            f"({min(2 * expected, cap)}, 2), ({cap}, 64)]))")
+            f"({min(2 * expected, cap)}, 2), ({cap}, 64)]), "
+            f"int(k.streams({expected}, 2, 2)))")
     plain = {k: v for k, v in os.environ.items() if k != "LEAKYRELU_STREAM_BYTES"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=plain)
-    assert [int(v) for v in run.stdout.split()] == [expected, cap, 0, 1, 0, 1, 1]
+    assert [int(v) for v in run.stdout.split()] == [expected, cap, 0, 1, 0, 1, 1, 1]
