@@ -129,7 +129,7 @@ def test_measure_row_with_synthetic_timings():
     assert row.status == "noisy" and row.noisy
 
 
-def test_passes_settle_a_call_on_its_two_best():
+def test_passes_settle_a_call_on_its_two_best(monkeypatch):
     # A call is timed in passes; its time is its best pass, and it is noisy
     # only when its two best passes disagree by more than STABLE.
     times = {"steady": iter([1.00, 1.02, 9.0]), "jumpy": iter([1.0, 1.5, 2.0, 1.3])}
@@ -138,14 +138,10 @@ def test_passes_settle_a_call_on_its_two_best():
     def fake_measure(calls, budget, **options):
         return {label: _timing(next(times[label])) for label in calls}
 
+    monkeypatch.setattr(_benchcases, "measure", fake_measure)
     rows = [(label, lambda label=label: {label: None}, {}) for label in times]
-    original = _benchcases.measure
-    _benchcases.measure = fake_measure
-    try:
-        steady, jumpy = _benchcases.measure_apart(rows, passes=2, extra_passes=2,
-                                                  step=lambda label: passes[label].append(1))
-    finally:
-        _benchcases.measure = original
+    steady, jumpy = _benchcases.measure_apart(rows, passes=2, extra_passes=2,
+                                              step=lambda label: passes[label].append(1))
     assert steady["steady"] == _timing(1.00) and len(passes["steady"]) == 2
     assert jumpy["jumpy"].seconds == 1.0 and jumpy["jumpy"].noisy
     assert len(passes["jumpy"]) == 4           # two more passes, still unsettled

@@ -198,24 +198,26 @@ def input_rows(budget=0.3, functions=FUNCTIONS, size=1 << 20):
 
 def _below_threshold_rows(budget):
     """Below the serial threshold, asking for 2 threads must cost nothing."""
-    def timing(dtype):
-        size = _dispatch.kernels.SERIAL_THRESHOLD_BYTES // np.dtype(dtype).itemsize // 2
+    def size(dtype):
+        return _dispatch.kernels.SERIAL_THRESHOLD_BYTES // np.dtype(dtype).itemsize // 2
 
-        def make_calls():
-            x = np.random.default_rng(1).standard_normal(size).astype(dtype)
+    def make_calls(dtype):
+        def calls():
+            x = np.random.default_rng(1).standard_normal(size(dtype)).astype(dtype)
             out = np.empty_like(x)
             return {"one": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=1),
                             "ours"),
                     "two": (lambda: None, lambda: lr.leaky_relu(x, out=out, num_threads=2),
                             "ours")}
-        return (size, make_calls, {})
+        return calls
 
+    dtypes = (np.float32, np.float64)
     rows = []
-    specs = [(dtype, timing(dtype)) for dtype in (np.float32, np.float64)]
-    for (dtype, (size, _, _)), t in zip(specs, measure_apart([s for _, s in specs], budget)):
+    for dtype, t in zip(dtypes, measure_apart([(np.dtype(d).name, make_calls(d), {})
+                                               for d in dtypes], budget)):
         ratio = t["two"].seconds / t["one"].seconds
-        rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name, "size": size,
-                     "one_thread_us": t["one"].seconds * 1e6,
+        rows.append({"function": "leaky_relu", "dtype": np.dtype(dtype).name,
+                     "size": size(dtype), "one_thread_us": t["one"].seconds * 1e6,
                      "two_threads_us": t["two"].seconds * 1e6, "ratio": ratio,
                      "status": verdict([("1 thread", ratio, 1.05,
                                          t["one"].noisy or t["two"].noisy)])})

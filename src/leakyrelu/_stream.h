@@ -88,8 +88,9 @@ static inline ptrdiff_t lr_stream_forced(void) {
  * ours alone: on a 2 MB-L2, 105 MB-L3 Xeon VM, streaming wins from 8 MB
  * on); at least 4 MiB; without cache sizes, 8 MiB. */
 static inline ptrdiff_t lr_stream_threshold(void) {
-    if (lr_stream_forced() > 0)
-        return lr_stream_forced();
+    ptrdiff_t forced = lr_stream_forced();
+    if (forced > 0)
+        return forced;
     long l3 = lr_sysfs_cache_bytes(3), l2 = lr_sysfs_cache_bytes(2);
 #if defined(__linux__) && defined(_SC_LEVEL3_CACHE_SIZE)
     if (l3 <= 0)
@@ -109,13 +110,12 @@ static inline ptrdiff_t lr_stream_threshold(void) {
     return threshold < ((ptrdiff_t)4 << 20) ? (ptrdiff_t)4 << 20 : threshold;
 }
 
-/* The most the threshold grows to with more threads: each thread adds cache
- * bandwidth, not memory write bandwidth. On AMD, the whole L3 (on a Zen 4
- * EPYC with 32 MB, 2 threads, normal stores took 0.5-0.6x the time of
- * streaming ones at 16 MB, 0.75-0.8x at 24 MB, the same at 32 MB, 1.2x at
- * 48 MB); elsewhere, unmeasured, the threshold itself. */
-static inline ptrdiff_t lr_stream_cap(void) {
-    ptrdiff_t threshold = lr_stream_threshold();
+/* The most `threshold` (lr_stream_threshold's) grows to with more threads:
+ * each thread adds cache bandwidth, not memory write bandwidth. On AMD, the
+ * whole L3 (on a Zen 4 EPYC with 32 MB, 2 threads, normal stores took
+ * 0.5-0.6x the time of streaming ones at 16 MB, 0.75-0.8x at 24 MB, the same
+ * at 32 MB, 1.2x at 48 MB); elsewhere, unmeasured, the threshold itself. */
+static inline ptrdiff_t lr_stream_cap(ptrdiff_t threshold) {
     if (lr_stream_forced() > 0)
         return threshold;   /* the same at every thread count */
     long l3 = lr_sysfs_cache_bytes(3);
