@@ -10,13 +10,23 @@ except ImportError:  # the parity tests skip without it
     torch = None
 
 INSTRUCTION_SETS = _dispatch.supported_instruction_sets()
+# (build, the build whose loops run its memory-bound kernels): every build
+# with its own loops, and the AVX-512 build with the AVX2 build's loops, as
+# it runs by default on CPUs that split 512-bit operations (AMD Zen 4).
+BUILDS = [(isa, isa) for isa in INSTRUCTION_SETS]
+if {"avx2", "avx512"} <= set(INSTRUCTION_SETS):
+    BUILDS.append(("avx512", "avx2"))
 
 
-@pytest.fixture(params=INSTRUCTION_SETS)
+@pytest.fixture(params=BUILDS, ids=lambda b: b[0] if b[0] == b[1] else f"{b[0]}+{b[1]}-loops")
 def isa(request):
     """Run the test once on every kernel build this CPU supports."""
-    previous = _dispatch.use(request.param)
-    yield request.param
+    build, loops = request.param
+    previous = _dispatch.use(build)
+    previous_loops = _dispatch.use_memory_bound_loops(loops)
+    assert _dispatch.kernels.memory_bound_loops() == loops
+    yield build
+    _dispatch.use_memory_bound_loops(previous_loops)
     _dispatch.use(previous)
 
 

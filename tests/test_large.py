@@ -12,12 +12,14 @@ the index past 2**32 is reached through the kernels' ``offset`` argument
 instead, on small arrays, in the default run.
 """
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import reference as R
+from cases import assert_same_bits
 
 import leakyrelu as lr
 from leakyrelu import _dispatch
@@ -169,6 +171,78 @@ def test_rrelu_matches_the_numpy_hash(isa, dtype, seed):
 
 
 # ---------------------------------------------------- streaming stores past the caches
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_memory_bound_kernels_on_runs_other_builds_may_run(isa, dtype):
+    # Runs of 64 KiB and more, out of place, are the ones the AVX-512 build
+    # hands to the AVX2 build's loops where it borrows them: every element
+    # must land, at any start of out, for 1 and 2 threads; in place too.
+    n = 3 * (65536 // np.dtype(dtype).itemsize) + 5
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(n).astype(dtype)
+    x[::97] = [0.0, -0.0, np.inf, -np.inf, np.nan][0]
+    x[1::101] = -0.0
+    x[2::103] = np.nan
+    g = rng.standard_normal(n).astype(dtype)
+    weight = np.array([0.25, -2.0, 3.0], dtype)
+    x3 = x[: 3 * (n // 3)].reshape(1, 3, -1)
+    calls = {
+        "relu": (lambda out, t: lr.relu(x, out=out, num_threads=t), R.relu(x)),
+        "leaky_relu": (lambda out, t: lr.leaky_relu(x, 0.1, out=out, num_threads=t),
+                       R.leaky_relu(x, 0.1)),
+        "relu_grad": (lambda out, t: lr.relu_grad(g, x, out=out, num_threads=t),
+                      R.relu_grad(g, x)),
+        "leaky_relu_grad": (lambda out, t: lr.leaky_relu_grad(g, x, 0.1, out=out, num_threads=t),
+                            R.leaky_relu_grad(g, x, 0.1)),
+    }
+    itemsize = np.dtype(dtype).itemsize
+    for name, (call, want) in calls.items():
+        for threads in (1, 2):
+            for offset in (0, 1):
+                buffer = np.full(n + 16, 7.0, dtype)
+                start = (-buffer.ctypes.data % 64) // itemsize + offset
+                out = buffer[start:start + n]
+                assert call(out, threads) is out
+                assert_same_bits(out, want)
+            assert_same_bits(call(None, threads), want)
+    for threads in (1, 2):
+        out = np.full_like(x3, 7.0)
+        lr.prelu(x3, weight, out=out, num_threads=threads)
+        assert_same_bits(out, R.prelu(x3, weight))
+        inplace = x.copy()
+        lr.leaky_relu(inplace, 0.1, out=inplace, num_threads=threads)
+        assert_same_bits(inplace, calls["leaky_relu"][1])
+
+
+def test_memory_bound_loops_follow_the_cpu_and_the_environment():
+    # By default the AVX-512 build borrows the AVX2 build's loops exactly on
+    # AMD family 19h (Zen 4), read here from /proc/cpuinfo.
+    code = ("import leakyrelu._dispatch as d; k = d.kernels; "
+            "print(k.INSTRUCTION_SET, k.memory_bound_loops(), int(k.SPLITS_512BIT), "
+            "leakyrelu._config.config()['memory_bound_loops'])")
+    plain = {k: v for k, v in os.environ.items()
+             if k not in ("LEAKYRELU_CPU", "LEAKYRELU_MEMORY_BOUND_CPU")}
+
+    def run(**env):
+        done = subprocess.run([sys.executable, "-c", "import leakyrelu; " + code],
+                              capture_output=True, text=True, env={**plain, **env})
+        return done.returncode, done.stdout.split(), done.stderr
+    _, (build, loops, splits, reported), _ = run()
+    assert reported == loops
+    zen4 = False
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        zen4 = ("AuthenticAMD" in info and re.search(r"^cpu family\s*:\s*25$", info, re.M)
+                is not None and " avx512f" in info)
+    assert splits == str(int(zen4))
+    assert loops == ("avx2" if build == "avx512" and zen4 else build)
+    if build == "avx512":
+        assert run(LEAKYRELU_MEMORY_BOUND_CPU="avx512")[1][1] == "avx512"
+        assert run(LEAKYRELU_MEMORY_BOUND_CPU="avx2")[1][1] == "avx2"
+    assert run(LEAKYRELU_CPU="baseline")[1][:2] == ["baseline", "baseline"]
+    code, _, err = run(LEAKYRELU_MEMORY_BOUND_CPU="sse9")
+    assert code != 0 and "LEAKYRELU_MEMORY_BOUND_CPU='sse9': unknown instruction set" in err
 
 @pytest.mark.parametrize("layout", ["contiguous", "offset", "strided-input", "fortran"])
 def test_outputs_beyond_the_stream_threshold(isa, layout):

@@ -18,6 +18,7 @@ def config():
         "stream_threshold_bytes": kernels.STREAM_THRESHOLD_BYTES,
         "stream_cap_bytes": kernels.STREAM_CAP_BYTES,
         "instruction_set": kernels.INSTRUCTION_SET,
+        "memory_bound_loops": kernels.memory_bound_loops(),
         "available_instruction_sets": _dispatch.supported_instruction_sets(),
     }
 
@@ -35,6 +36,7 @@ def show_config():
       serial below:       256 KiB of output (less for elu, celu, selu)
       streaming stores:   from 16 MiB of output per thread, up to 32 MiB, out of place
       instruction set:    avx512 (available: baseline, avx2, avx512)
+      memory-bound loops: avx2 (relu, leaky_relu, prelu and their gradients)
     """
     c = config()
     print(f"leakyrelu {c['version']}")
@@ -46,3 +48,5 @@ def show_config():
           f"thread, up to {c['stream_cap_bytes'] >> 20} MiB, out of place")
     print(f"  instruction set:    {c['instruction_set']} "
           f"(available: {', '.join(c['available_instruction_sets'])})")
+    print(f"  memory-bound loops: {c['memory_bound_loops']} "
+          "(relu, leaky_relu, prelu and their gradients)")

@@ -1,7 +1,10 @@
 """Choose, at import, the kernel build that suits this CPU.
 
 The kernels are compiled once per instruction set (see ``setup.py``). The
-best one the CPU runs is used, unless ``LEAKYRELU_CPU`` names another.
+best one the CPU runs is used, unless ``LEAKYRELU_CPU`` names another. On a
+CPU that runs 512-bit operations as two halves (AMD Zen 4) the AVX-512
+build runs its memory-bound kernels with the AVX2 build's loops, unless
+``LEAKYRELU_MEMORY_BOUND_CPU`` names another build.
 """
 import importlib
 import os
@@ -58,10 +61,27 @@ def _initial():
     forced = os.environ.get("LEAKYRELU_CPU", "").strip().lower()
     if forced:
         try:
-            return load(forced)
+            chosen = load(forced)
         except (ValueError, RuntimeError) as exc:
             raise ImportError(f"LEAKYRELU_CPU={forced!r}: {exc}") from None
-    return importlib.import_module(f"leakyrelu._kernels_{supported_instruction_sets()[-1]}")
+    else:
+        chosen = importlib.import_module(
+            f"leakyrelu._kernels_{supported_instruction_sets()[-1]}")
+    lender = os.environ.get("LEAKYRELU_MEMORY_BOUND_CPU", "").strip().lower()
+    if not lender:
+        # 256-bit loops run the memory-bound kernels 9-20% faster in the L3
+        # on Zen 4 (docs/performance.md); the exp family keeps 512 bits.
+        split = chosen.INSTRUCTION_SET == "avx512" and chosen.SPLITS_512BIT
+        lender = "avx2" if split and "avx2" in supported_instruction_sets() else None
+    try:
+        _borrow(chosen, lender)
+    except (ValueError, RuntimeError) as exc:
+        raise ImportError(f"LEAKYRELU_MEMORY_BOUND_CPU={lender!r}: {exc}") from None
+    return chosen
+
+
+def _borrow(module, isa):
+    module.borrow_row_loops(None if isa is None else load(isa).row_loops())
 
 
 def use(isa):
@@ -73,6 +93,18 @@ def use(isa):
     global kernels
     previous = kernels.INSTRUCTION_SET
     kernels = load(isa)
+    return previous
+
+
+def use_memory_bound_loops(isa):
+    """Run the memory-bound kernels of the build in use with the ``isa`` build's loops.
+
+    ``None`` gives the build its own loops back. Returns the previous name.
+    The results are the same bits: those kernels round nothing that depends
+    on the instruction set.
+    """
+    previous = kernels.memory_bound_loops()
+    _borrow(kernels, isa)
     return previous
 
 

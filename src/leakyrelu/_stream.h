@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_cpu.h"
 #if defined(__linux__)
 #include <unistd.h>
 #endif
@@ -57,15 +59,6 @@ static inline long lr_sysfs_cache_bytes(int level) {
 #endif
     (void)level;
     return 0;
-}
-
-static inline int lr_amd(void) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    return __builtin_cpu_is("amd");
-#else
-    return 0;
-#endif
 }
 
 static inline ptrdiff_t lr_stream_forced(void) {

@@ -1,0 +1,38 @@
+/* Facts about the CPU that the instruction-set flags do not tell. */
+#ifndef LEAKYRELU_CPU_H
+#define LEAKYRELU_CPU_H
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#define LR_CPU_X86 1
+#endif
+
+static inline int lr_amd(void) {
+#if defined(LR_CPU_X86)
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+#else
+    return 0;
+#endif
+}
+
+/* Whether the CPU runs each 512-bit vector operation as two 256-bit halves:
+ * AMD family 19h with AVX-512 (Zen 4; Zen 3 has no AVX-512, Zen 5 is family
+ * 1Ah with full-width units). There, 256-bit loops reach memory speed in the
+ * L3 sooner (docs/performance.md). */
+static inline int lr_splits_512bit(void) {
+#if defined(LR_CPU_X86)
+    unsigned eax, ebx, ecx, edx;
+    if (!lr_amd() || !__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return 0;
+    unsigned family = (eax >> 8) & 0xf;
+    if (family == 0xf)
+        family += (eax >> 20) & 0xff;
+    __builtin_cpu_init();
+    return family == 0x19 && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+#endif
