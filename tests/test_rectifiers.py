@@ -12,7 +12,7 @@ import leakyrelu as lr
 from leakyrelu import _dispatch
 
 import reference as ref
-from cases import assert_same_bits, requires_parallel
+from cases import assert_same_bits, general_path_only, requires_parallel
 
 try:
     from scipy import stats
@@ -495,6 +495,33 @@ def test_prelu_one_dimensional_input():
     assert_same_bits(lr.prelu(x, w, axis=0), ref.prelu(x, w, axis=0))
     gx, gw = lr.prelu_grad(np.ones_like(x), x, 0.3)
     assert gw.shape == ()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(5,), (3, 7, 2), (2, 3, 40000)], ids=str)
+def test_prelu_one_weight_fast_path_matches_the_general_path(isa, monkeypatch, dtype, shape):
+    # One weight, of shape () or (1,), applies to every element whatever the
+    # axis: the fast entry points take it (as leaky_relu, and one channel for
+    # the gradient) and must give the general path's bits and shapes.
+    x = sample(dtype, int(np.prod(shape))).reshape(shape)
+    g = normal_like(x)
+    kernels = _dispatch.kernels
+    for weight in (np.array(0.3, dtype), np.array([-1.5], dtype)):
+        for axis in (1, 4, -9):
+            assert kernels.fast_prelu(x, weight, axis, None, None) is not None
+            assert kernels.fast_prelu_grad(g, x, weight, axis, None, None) is not None
+            with np.errstate(all="ignore"):
+                fast = [(lr.prelu(x, weight, axis=axis, num_threads=t),
+                         *lr.prelu_grad(g, x, weight, axis=axis, num_threads=t)) for t in (1, 2)]
+                with monkeypatch.context() as m:
+                    m.setattr(_dispatch, "kernels", general_path_only(kernels))
+                    general = (lr.prelu(x, weight, axis=axis),
+                               *lr.prelu_grad(g, x, weight, axis=axis))
+            assert_same_bits(general[0], ref.leaky_relu(x, weight.item()))
+            for results in fast:
+                for ours, theirs in zip(results, general):
+                    assert_same_bits(ours, theirs)
+            assert general[2].shape == weight.shape
 
 
 # channels first with a long inner run, and channels last.
