@@ -147,12 +147,22 @@ def test_passes_settle_a_call_on_its_two_best(monkeypatch):
     assert len(passes["jumpy"]) == 4           # two more passes, still unsettled
 
 
-def test_placed_arrays_start_on_a_huge_page_boundary():
-    for size in (100, 65536, 3 << 20):
-        x = np.arange(size, dtype=np.float32)
-        y = _benchcases.placed(x)
-        assert y.ctypes.data % (2 << 20) == 0 and np.array_equal(x, y)
-        assert np.all(_benchcases.placed(x, 0.5) == 0.5)
+@pytest.mark.parametrize("shape, dtype", [((100,), np.float32), ((3, 1 << 18), np.float64),
+                                          ((1 << 20,), np.float16)])
+def test_placed_arrays_start_in_64_kib_steps_past_a_huge_page_boundary(shape, dtype):
+    # Sixteen consecutive copies: each k * 64 KiB past a 2 MiB boundary, k
+    # all different, so no two lie a multiple of 256 MiB apart.
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    arrays = [_benchcases.placed(x) for _ in range(15)] + [_benchcases.placed(x, 0.5)]
+    steps = {a.ctypes.data % (2 << 20) for a in arrays}
+    assert steps == {k * (64 << 10) for k in range(16)}
+    for a in arrays:
+        assert a.shape == x.shape and a.dtype == x.dtype and not np.shares_memory(a, x)
+        assert a.flags.c_contiguous and a.flags.writeable
+    assert all(np.array_equal(a, x) for a in arrays[:-1])
+    assert np.all(arrays[-1] == 0.5)
+    assert all((a.ctypes.data - b.ctypes.data) % (256 << 20)
+               for i, a in enumerate(arrays) for b in arrays[:i])
 
 
 def test_timer_marks_unsettled_calls_noisy():
@@ -258,17 +268,3 @@ def test_nn_namespace():
     from leakyrelu import nn
     assert sorted(dir(nn)) == sorted(nn.__all__)
     assert "np" not in dir(nn) and "check_branch_visible" not in dir(nn)
-
-
-@pytest.mark.parametrize("shape, dtype", [((5,), np.float32), ((3, 1 << 18), np.float64),
-                                          ((1 << 20,), np.float16)])
-def test_bench_arrays_are_placed_on_huge_page_boundaries(shape, dtype):
-    source = np.random.default_rng(0).standard_normal(shape).astype(dtype)
-    copy = _benchcases.placed(source)
-    assert copy.shape == source.shape and copy.dtype == source.dtype
-    assert np.array_equal(copy, source) and not np.shares_memory(copy, source)
-    assert copy.flags.c_contiguous and copy.flags.writeable
-    if source.nbytes >= _benchcases.HUGE_PAGE:
-        assert copy.ctypes.data % _benchcases.HUGE_PAGE == 0
-    filled = _benchcases.placed(source, 0.5)
-    assert np.all(filled == 0.5) and filled.shape == source.shape
