@@ -28,7 +28,6 @@ static inline int lr_splits_512bit(void) {
     unsigned family = (eax >> 8) & 0xf;
     if (family == 0xf)
         family += (eax >> 20) & 0xff;
-    __builtin_cpu_init();
     return family == 0x19 && __builtin_cpu_supports("avx512f");
 #else
     return 0;
