@@ -220,6 +220,16 @@ def test_show_config_says_where_the_thread_count_comes_from(capsys):
     assert f"default threads:    {count} ({why})" in out
 
 
+def test_show_config_names_the_borrowed_loops_and_their_kernels(capsys):
+    lr.show_config()
+    out = capsys.readouterr().out
+    kernels = _dispatch.kernels
+    line = next(l for l in out.splitlines() if "memory-bound loops:" in l)
+    assert line.split(":", 1)[1].split()[0] == str(kernels.memory_bound_loops())
+    assert line.endswith("(" + ", ".join(kernels.MEMORY_BOUND_KERNELS) + ")")
+    assert "relu_grad" in line and "elu_grad" not in line.replace("relu_grad", "")
+
+
 @requires_parallel
 def test_a_region_runs_the_team_asked_for():
     kernels = _dispatch.kernels

@@ -19,6 +19,7 @@ def config():
         "stream_cap_bytes": kernels.STREAM_CAP_BYTES,
         "instruction_set": kernels.INSTRUCTION_SET,
         "memory_bound_loops": kernels.memory_bound_loops(),
+        "memory_bound_kernels": list(kernels.MEMORY_BOUND_KERNELS),
         "available_instruction_sets": _dispatch.supported_instruction_sets(),
     }
 
@@ -36,7 +37,7 @@ def show_config():
       serial below:       256 KiB of output (less for elu, celu, selu)
       streaming stores:   from 16 MiB of output per thread, up to 32 MiB, out of place
       instruction set:    avx512 (available: baseline, avx2, avx512)
-      memory-bound loops: avx2 (relu, leaky_relu, prelu and their gradients)
+      memory-bound loops: avx2 (relu, leaky_relu, prelu, relu_grad, leaky_relu_grad)
     """
     c = config()
     print(f"leakyrelu {c['version']}")
@@ -49,4 +50,4 @@ def show_config():
     print(f"  instruction set:    {c['instruction_set']} "
           f"(available: {', '.join(c['available_instruction_sets'])})")
     print(f"  memory-bound loops: {c['memory_bound_loops']} "
-          "(relu, leaky_relu, prelu and their gradients)")
+          f"({', '.join(c['memory_bound_kernels'])})")

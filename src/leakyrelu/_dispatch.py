@@ -58,6 +58,7 @@ def load(isa):
 
 
 def _initial():
+    available = supported_instruction_sets()
     forced = os.environ.get("LEAKYRELU_CPU", "").strip().lower()
     if forced:
         try:
@@ -65,14 +66,13 @@ def _initial():
         except (ValueError, RuntimeError) as exc:
             raise ImportError(f"LEAKYRELU_CPU={forced!r}: {exc}") from None
     else:
-        chosen = importlib.import_module(
-            f"leakyrelu._kernels_{supported_instruction_sets()[-1]}")
+        chosen = importlib.import_module(f"leakyrelu._kernels_{available[-1]}")
     lender = os.environ.get("LEAKYRELU_MEMORY_BOUND_CPU", "").strip().lower()
     if not lender:
         # 256-bit loops run the memory-bound kernels 9-20% faster in the L3
         # on Zen 4 (docs/performance.md); the exp family keeps 512 bits.
         split = chosen.INSTRUCTION_SET == "avx512" and chosen.SPLITS_512BIT
-        lender = "avx2" if split and "avx2" in supported_instruction_sets() else None
+        lender = "avx2" if split and "avx2" in available else None
     try:
         _borrow(chosen, lender)
     except (ValueError, RuntimeError) as exc:
