@@ -274,13 +274,22 @@ def test_outputs_beyond_the_stream_threshold(isa, layout):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0, 1])
-def test_prelu_beyond_the_stream_threshold(isa, dtype, offset):
-    # prelu's rows stream too: every element of every channel must land,
-    # whatever out's alignment, for 1 and 2 threads.
+@pytest.mark.parametrize("rows", ["long", "short"])
+def test_prelu_beyond_the_stream_threshold(isa, dtype, offset, rows):
+    # prelu's rows stream too, long ones and short ones (which the AVX-512
+    # build may hand to another build's loops when they stream): every
+    # element of every channel must land, whatever out's alignment, for 1
+    # and 2 threads.
     kernels = _dispatch.kernels
     itemsize = np.dtype(dtype).itemsize
-    channels, inner = 3, kernels.STREAM_CAP_BYTES // (3 * 2 * itemsize) + 1037
-    x = np.random.default_rng(4).standard_normal((2, channels, inner)).astype(dtype)
+    if rows == "long":
+        outer, channels = 2, 3
+        inner = kernels.STREAM_CAP_BYTES // (outer * channels * itemsize) + 1037
+    else:   # rows of 1021 elements, far below 64 KiB, starting anywhere in a cache line
+        channels, inner = 3, 1021
+        outer = kernels.STREAM_CAP_BYTES // (channels * inner * itemsize) + 1
+    assert kernels.streams(outer * channels * inner * itemsize, 2)
+    x = np.random.default_rng(4).standard_normal((outer, channels, inner)).astype(dtype)
     weight = np.array([0.1, -0.5, 2.0], dtype)
     want = np.where(x > 0, x, weight[:, None] * x)
     for threads in (1, 2):
