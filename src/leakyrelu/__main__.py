@@ -51,10 +51,10 @@ def _parser():
             "about 10-30 s, by the peers installed. "
             f"--full: all {len(FUNCTIONS)} functions, all modes (out=, in place, "
             f"allocating), {', '.join(map(str, FULL_SIZES))} elements, plus float16, "
-            "bfloat16, strided and per-call overhead rows: about 5-22 minutes, by machine."))
+            "bfloat16, strided and per-call overhead rows: about 5-25 minutes, by machine."))
     bench.add_argument("--full", action="store_true",
                        help="every function, mode and size, and the float16/bfloat16, "
-                            "strided and small-call rows (about 5-22 minutes, by machine)")
+                            "strided and small-call rows (about 5-25 minutes, by machine)")
     bench.add_argument("--quick", action="store_true",
                        help="the default (kept for compatibility)")
     bench.add_argument("--sizes", type=_positive, nargs="+", metavar="N",

@@ -363,7 +363,7 @@ def main(args):
     print("\n" + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if not full:
         print("python -m leakyrelu bench --full: every function, mode and size, and the "
-              "float16, bfloat16, strided and list rows (about 5-22 minutes, by machine)")
+              "float16, bfloat16, strided and list rows (about 5-25 minutes, by machine)")
 
 
 def _config():
