@@ -81,8 +81,12 @@ def dask_aware(func, n_arrays=1):
     keyword = [n for n in names if n not in positional]
     header = ", ".join(positional + (["*"] + keyword if keyword else []))
     passed = ", ".join(positional + [f"{n}={n}" for n in keyword])
+    # NumPy arrays and Python numbers are told by their type alone:
+    # `_maybe_dask`'s look-up of the type's module took 0.14 us of a 0.56 us
+    # gradient call.
     plain = " and ".join([f"type({names[0]}) is _ndarray"]
-                         + [f"not _maybe_dask({n})" for n in names[1:n_arrays]])
+                         + [f"(type({n}) in _plain or not _maybe_dask({n}))"
+                            for n in names[1:n_arrays]])
     source = (f"def {func.__name__}({header}):\n"
               f"    if {plain}:\n"
               f"        return _func({passed})\n"
@@ -93,7 +97,8 @@ def dask_aware(func, n_arrays=1):
             return _lazy(func, signature, args, kwargs)
         return func(*args, **kwargs)
 
-    namespace = {"_ndarray": np.ndarray, "_maybe_dask": _maybe_dask, "_func": func,
+    namespace = {"_ndarray": np.ndarray, "_plain": frozenset((np.ndarray, float, int)),
+                 "_maybe_dask": _maybe_dask, "_func": func,
                  "_general": general}
     exec(source, namespace)
     wrapper = functools.wraps(func)(namespace[func.__name__])
