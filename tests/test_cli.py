@@ -91,13 +91,26 @@ def test_functions_filter_prints_only_those_rows(relu_json):
     ([("mem", 1.20, 1.05, False), ("torch", 0.9, 1.0, False)], "behind mem"),
     ([("mem", 1.20, 1.05, False), ("torch", 1.2, 1.0, False)], "behind mem,torch"),
     ([("mem", 1.20, 1.05, True), ("torch", 0.9, 1.0, False)], "noisy"),
-    ([("mem", 1.00, 1.05, True)], "ok"),                        # noisy but met: ok
+    ([("mem", 1.00, 1.05, True)], "ok (noisy)"),                # met, but unsettled
+    ([("mem", 1.00, 1.05, False), ("torch", None, 1.0, True)], "ok"),   # absent: no say
     ([("mem", 8.53, None, False), ("torch", None, 0.1, False)], "no target"),
     ([("mem", 8.53, None, False), ("torch", 0.05, 0.1, False)], "ok"),
     ([], "no target"),
 ])
 def test_verdict(checks, expected):
     assert _bench.verdict(checks) == expected
+
+
+def test_scaling_verdicts():
+    def pair(function, one_us, two_us, noisy=False):
+        base = {"function": function, "dtype": "float32", "size": 1 << 20, "mode": "out"}
+        return [dict(base, threads=1, leakyrelu_us=one_us, noisy=False),
+                dict(base, threads=2, leakyrelu_us=two_us, noisy=noisy)]
+    rows = (pair("relu", 180, 100) + pair("elu", 180, 100, noisy=True)
+            + pair("selu", 150, 100) + pair("celu", 150, 100, noisy=True))
+    statuses = {r["function"]: r["status"] for r in _bench.scaling(rows)}
+    assert statuses == {"relu": "ok", "elu": "ok (noisy)", "selu": "behind speed-up",
+                        "celu": "noisy"}
 
 
 def test_missing_peer_prints_a_dash():

@@ -4,10 +4,12 @@ Every row times one call of leakyrelu and, interleaved in the same process
 at the same thread count, its memory reference and every installed peer
 (see ``_benchcases``). Each row gets one verdict against stated targets:
 
-* ``ok``: every target of the row is met;
-* ``behind <ref>``: a target is missed, by timings that were stable;
-* ``noisy``: a target is missed but the timings did not settle (a call's two
-  best passes, seconds apart, disagree by more than 5%): not a slowdown;
+* ``ok``: every target of the row is met, by timings that settled (each
+  call's two best passes, seconds apart, agree within 5%);
+* ``ok (noisy)``: every target is met, but some timing did not settle: the
+  figures may move from run to run;
+* ``behind <ref>``: a target is missed, by timings that settled;
+* ``noisy``: a target is missed but the timings did not settle: not a slowdown;
 * ``no target``: nothing to compare with (e.g. torch absent for rrelu_train).
 
 Targets: ``x mem`` <= 1.05 for memory-bound functions; ``x torch`` <= 1.00
@@ -58,16 +60,17 @@ class Row:
 def verdict(checks):
     """One verdict from [(reference, ratio, target, noisy)]; ratio None = reference absent.
 
-    ``ok`` when every present target is met; a missed target makes the row
-    ``behind <reference>``, unless the timing was noisy, then ``noisy``.
-    No present target at all: ``no target``.
+    ``ok`` when every present target is met, ``ok (noisy)`` if some of those
+    timings did not settle; a missed target makes the row ``behind
+    <reference>``, unless the timing was noisy, then ``noisy``. No present
+    target at all: ``no target``.
     """
     present = [c for c in checks if c[1] is not None and c[2] is not None]
     if not present:
         return "no target"
     missed = [c for c in present if c[1] > c[2]]
     if not missed:
-        return "ok"
+        return "ok (noisy)" if any(noisy for _, _, _, noisy in present) else "ok"
     if any(noisy for _, _, _, noisy in missed):
         return "noisy"
     return "behind " + ",".join(name for name, _, _, _ in missed)
@@ -257,8 +260,9 @@ def scaling(rows):
         if threads == 1 and two is not None and size >= 1 << 20 and in_cache:
             speedup = r["leakyrelu_us"] / two["leakyrelu_us"]
             result.append({"function": name, "dtype": dtype, "size": size, "mode": mode,
-                           "speedup": speedup, "status": "ok" if speedup >= 1.7 else
-                           ("noisy" if r["noisy"] or two["noisy"] else "behind")})
+                           "speedup": speedup,
+                           "status": verdict([("speed-up", 1.7 / speedup, 1.0,
+                                               r["noisy"] or two["noisy"])])})
     return result
 
 
@@ -328,8 +332,10 @@ def main(args):
           f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}; "
           f"other peers: {', '.join(installed_peers()[1:] if torch else installed_peers()) or 'none'}")
     print("times: best of passes of interleaved rounds; x mem, x torch = our time / theirs; peer "
-          "columns: their time. verdict: ok = every target met; behind <ref> = a target "
-          f"missed; noisy = timings unsettled, rerun. Targets: x mem <= {MEMORY_TARGET} "
+          "columns: their time. verdict: ok = every target met; ok (noisy) = met, but a "
+          "timing did not settle, so its figures may move between runs; behind <ref> = a "
+          f"target missed; noisy = missed, timings unsettled, rerun. Targets: x mem <= "
+          f"{MEMORY_TARGET} "
           "(memory-bound functions), x torch <= 1.00 (rrelu_train <= 0.10), "
           "ours <= each peer.\n")
     print(format_table(rows))
@@ -358,7 +364,7 @@ def main(args):
     everything = rows + tiny + threaded + serial + extra
     counts = {}
     for r in everything:
-        key = r["status"].split()[0]
+        key = r["status"] if r["status"].startswith("ok") else r["status"].split()[0]
         counts[key] = counts.get(key, 0) + 1
     print("\n" + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if not full:
