@@ -30,6 +30,18 @@ def isa(request):
     _dispatch.use(previous)
 
 
+@pytest.fixture(params=[True, False], ids=["native-bf16", "integer-bf16"])
+def bf16_rounding(request, isa):
+    """Round to bfloat16 with the AVX512-BF16 instruction, then with integer
+    operations, on the build `isa` chose; the first skips where it has none."""
+    kernels = _dispatch.kernels
+    if request.param and not kernels.NATIVE_BFLOAT16_AVAILABLE:
+        pytest.skip(f"the {isa} kernels cannot use AVX512-BF16 on this CPU")
+    previous = kernels.use_native_bfloat16(request.param)
+    yield request.param
+    kernels.use_native_bfloat16(previous)
+
+
 @pytest.fixture
 def torch_ref():
     """PyTorch, or skip when it is not installed."""

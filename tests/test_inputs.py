@@ -204,7 +204,7 @@ def bfloat16_values():
 
 @needs_bf16
 @pytest.mark.parametrize("spec", EXACT, ids=lambda s: s.name)
-def test_bfloat16_every_value_every_build(spec, isa):
+def test_bfloat16_every_value_every_build(spec, isa, bf16_rounding):
     x, _ = bfloat16_values()
     x = x.reshape(256, 256)
     g = np.random.default_rng(4).standard_normal(x.shape).astype(BF16)
@@ -232,6 +232,26 @@ def test_bfloat16_every_value_every_build(spec, isa):
                                   spec([a.copy() for a in strided], params)[0].view(np.uint16)
                                   if spec.name == "prelu_grad" else
                                   spec([a.copy() for a in strided], params).view(np.uint16))
+
+
+@pytest.mark.parametrize("half", ["float16", "bfloat16"])
+def test_rrelu_training_on_halves_draws_the_float32_slopes(half, isa, bf16_rounding):
+    # Computed through float32: element i gets the slope a float32 array's
+    # element i gets, whatever order the half loops hold elements in.
+    if half == "bfloat16" and ml_dtypes is None:
+        pytest.skip("ml_dtypes is not installed")
+    dtype = F16 if half == "float16" else BF16
+    rng = np.random.default_rng(8)
+    base = rng.standard_normal(5000).astype(dtype)
+    g = rng.standard_normal(5000).astype(dtype)
+    kwargs = dict(lower=0.1, upper=0.4, training=True, seed=77)
+    for start in (0, 3):   # the 32-element loops from the first element, and not
+        x, gx = base[start:], g[start:]
+        wide, gwide = x.astype(F32), gx.astype(F32)
+        assert_same_bits(lr.rrelu(x, **kwargs).astype(F32),
+                         lr.rrelu(wide, **kwargs).astype(dtype).astype(F32))
+        assert_same_bits(lr.rrelu_grad(gx, x, **kwargs).astype(F32),
+                         lr.rrelu_grad(gwide, wide, **kwargs).astype(dtype).astype(F32))
 
 
 @needs_bf16

@@ -232,6 +232,23 @@ def test_show_config_names_the_borrowed_loops_and_their_kernels(capsys):
     assert "elu_grad" not in kernels.MEMORY_BOUND_KERNELS
 
 
+def test_show_config_says_how_bfloat16_is_rounded(capsys):
+    kernels = _dispatch.kernels
+    previous = kernels.use_native_bfloat16(False)
+    try:
+        lr.show_config()
+        assert "bfloat16 rounding:  integer operations" in capsys.readouterr().out
+        if kernels.NATIVE_BFLOAT16_AVAILABLE:
+            kernels.use_native_bfloat16(True)
+            lr.show_config()
+            assert "bfloat16 rounding:  avx512_bf16 instruction" in capsys.readouterr().out
+        else:
+            with pytest.raises(RuntimeError, match="AVX512-BF16"):
+                kernels.use_native_bfloat16(True)
+    finally:
+        kernels.use_native_bfloat16(previous)
+
+
 @requires_parallel
 def test_a_region_runs_the_team_asked_for():
     kernels = _dispatch.kernels

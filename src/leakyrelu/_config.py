@@ -20,6 +20,8 @@ def config():
         "instruction_set": kernels.INSTRUCTION_SET,
         "memory_bound_loops": kernels.memory_bound_loops(),
         "memory_bound_kernels": list(kernels.MEMORY_BOUND_KERNELS),
+        "bfloat16_rounding": ("avx512_bf16 instruction" if kernels.use_native_bfloat16()
+                              else "integer operations"),
         "available_instruction_sets": _dispatch.supported_instruction_sets(),
     }
 
@@ -38,6 +40,7 @@ def show_config():
       streaming stores:   from 16 MiB of output per thread, up to 32 MiB, out of place
       instruction set:    avx512 (available: baseline, avx2, avx512)
       memory-bound loops: avx2 (relu, leaky_relu, prelu, relu_grad, leaky_relu_grad)
+      bfloat16 rounding:  avx512_bf16 instruction
     """
     c = config()
     print(f"leakyrelu {c['version']}")
@@ -51,3 +54,4 @@ def show_config():
           f"(available: {', '.join(c['available_instruction_sets'])})")
     print(f"  memory-bound loops: {c['memory_bound_loops']} "
           f"({', '.join(c['memory_bound_kernels'])})")
+    print(f"  bfloat16 rounding:  {c['bfloat16_rounding']}")

@@ -34,4 +34,20 @@ static inline int lr_splits_512bit(void) {
 #endif
 }
 
+/* Whether the CPU converts float to bfloat16 in one instruction
+ * (AVX512-BF16: CPUID leaf 7, sub-leaf 1, EAX bit 5; Zen 4, Cooper Lake,
+ * Sapphire Rapids). */
+static inline int lr_cpu_avx512bf16(void) {
+#if defined(LR_CPU_X86)
+    unsigned eax, ebx, ecx, edx;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512bw") || __get_cpuid_max(0, 0) < 7)
+        return 0;
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    return (eax >> 5) & 1;
+#else
+    return 0;
+#endif
+}
+
 #endif

@@ -90,6 +90,13 @@ static inline void lr_store_half(const float* src, lr_half* dst, ptrdiff_t strid
 
 typedef uint16_t lr_bf16;
 
+/* bfloat16 runs of 32 as 16 pairs in a 512-bit register (below). */
+#if defined(__AVX512BW__) && defined(__AVX512DQ__)
+#define LR_BF16_PAIRS 1
+#else
+#define LR_BF16_PAIRS 0
+#endif
+
 static inline float lr_bf16_to_float(lr_bf16 b) {
     return lr_f32_from_bits((uint32_t)b << 16);
 }
@@ -101,13 +108,36 @@ static inline lr_bf16 lr_float_to_bf16(float f) {
     return (lr_bf16)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
-/* The same for bfloat16: plain loops, which compilers vectorise at unit
- * stride (a shift in; integer rounding out), and AVX-512BW for the latter. */
+/* The same for bfloat16. With AVX-512BW a 512-bit load holds 16 pairs of
+ * elements: a shift widens the even ones and a mask the odd ones, so the 32
+ * floats are the even elements, then the odd ones (lr_bf16_slot gives the
+ * element of each), and the store interleaves them back. Elsewhere plain
+ * loops in element order, which compilers vectorise. */
+#if LR_BF16_PAIRS
+#define lr_bf16_slot(j) ((((j) & 15) << 1) | ((j) >> 4))
+
+static inline void lr_load32_bf16(const lr_bf16* src, float* dst) {
+    __m512i pairs = _mm512_loadu_si512((const void*)src);
+    _mm512_storeu_ps(dst, _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)));
+    _mm512_storeu_ps(dst + 16, _mm512_castsi512_ps(
+        _mm512_and_si512(pairs, _mm512_set1_epi32((int)0xffff0000u))));
+}
+#else
+#define lr_bf16_slot(j) (j)
+
 static inline void lr_load32_bf16(const lr_bf16* src, float* dst) {
     for (int i = 0; i < 32; i++) dst[i] = lr_bf16_to_float(src[i]);
 }
+#endif
+#define lr_half_slot(j) (j)
 
-#if defined(__AVX512BW__)
+/* Whether lr_store32_bf16 may round with the AVX512-BF16 instruction
+ * (set once at import where the CPU has it; see lr_cpu_avx512bf16). */
+static int lr_native_bf16 = 0;
+static inline void lr_set_native_bf16(int on) { lr_native_bf16 = on; }
+static inline int lr_get_native_bf16(void) { return lr_native_bf16; }
+
+#if LR_BF16_PAIRS
 /* lr_float_to_bf16 on 16 lanes, the result in each lane's high half. */
 static inline __m512i lr_bf16_round16(__m512 v) {
     __m512i u = _mm512_castps_si512(v);
@@ -119,16 +149,26 @@ static inline __m512i lr_bf16_round16(__m512 v) {
 #endif
 
 static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
-#if defined(__AVX512BW__)
-    /* GCC's own vectorisation of the loop below takes half again as many
-     * instructions; bfloat16 is bound by them, not by memory. */
-    static const uint16_t odd_words[32] = {
-        1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
-        33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
-    const __m512i high_halves = _mm512_loadu_si512((const void*)odd_words);
-    __m512i lo = lr_bf16_round16(_mm512_loadu_ps(src));
-    __m512i hi = lr_bf16_round16(_mm512_loadu_ps(src + 16));
-    _mm512_storeu_si512((void*)dst, _mm512_permutex2var_epi16(lo, high_halves, hi));
+#if LR_BF16_PAIRS
+    /* src: the even elements' floats, then the odd ones' (lr_load32_bf16). */
+    const __m512i high_halves = _mm512_set1_epi32((int)0xffff0000u);
+    __m512 even = _mm512_loadu_ps(src), odd = _mm512_loadu_ps(src + 16);
+    __m512i pairs;
+    /* The instruction treats subnormal floats as zero; blocks with one take
+     * the integer rounding. */
+    if (lr_native_bf16 && !(_mm512_fpclass_ps_mask(even, 0x20) | _mm512_fpclass_ps_mask(odd, 0x20))) {
+        static const uint16_t interleave[32] = {
+            0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+            8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+        __m512i packed;   /* even's 16 results, then odd's */
+        __asm__("vcvtne2ps2bf16 %2, %1, %0" : "=v"(packed) : "v"(odd), "v"(even));
+        pairs = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void*)interleave), packed);
+    } else {
+        /* Each odd element's high half, each even one's shifted down. */
+        pairs = _mm512_ternarylogic_epi32(high_halves, lr_bf16_round16(odd),
+                                          _mm512_srli_epi32(lr_bf16_round16(even), 16), 0xCA);
+    }
+    _mm512_storeu_si512((void*)dst, pairs);
 #else
     for (int i = 0; i < 32; i++) dst[i] = lr_float_to_bf16(src[i]);
 #endif
