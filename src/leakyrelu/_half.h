@@ -132,7 +132,14 @@ static inline void lr_load32_bf16(const lr_bf16* src, float* dst) {
 #define lr_half_slot(j) (j)
 
 /* Whether lr_store32_bf16 may round with the AVX512-BF16 instruction
- * (set once at import where the CPU has it; see lr_cpu_avx512bf16). */
+ * (set once at import where the CPU has it; see lr_cpu_avx512bf16). GCC and
+ * Clang only: it is emitted as inline assembly, so that the build needs no
+ * flag that older CPUs lack. */
+#if LR_BF16_PAIRS && defined(__GNUC__)
+#define LR_BF16_NATIVE 1
+#else
+#define LR_BF16_NATIVE 0
+#endif
 static int lr_native_bf16 = 0;
 static inline void lr_set_native_bf16(int on) { lr_native_bf16 = on; }
 static inline int lr_get_native_bf16(void) { return lr_native_bf16; }
@@ -156,6 +163,7 @@ static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
     __m512i pairs;
     /* The instruction treats subnormal floats as zero; blocks with one take
      * the integer rounding. */
+#if LR_BF16_NATIVE
     if (lr_native_bf16 && !(_mm512_fpclass_ps_mask(even, 0x20) | _mm512_fpclass_ps_mask(odd, 0x20))) {
         static const uint16_t interleave[32] = {
             0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
@@ -163,7 +171,9 @@ static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
         __m512i packed;   /* even's 16 results, then odd's */
         __asm__("vcvtne2ps2bf16 %2, %1, %0" : "=v"(packed) : "v"(odd), "v"(even));
         pairs = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void*)interleave), packed);
-    } else {
+    } else
+#endif
+    {
         /* Each odd element's high half, each even one's shifted down. */
         pairs = _mm512_ternarylogic_epi32(high_halves, lr_bf16_round16(odd),
                                           _mm512_srli_epi32(lr_bf16_round16(even), 16), 0xCA);
