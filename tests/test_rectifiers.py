@@ -174,6 +174,24 @@ def test_prelu_matches_numpy_reference(isa, dtype, shape):
     assert_same_bits(lr.prelu(x_last, w, axis=-1), ref.prelu(x_last, w, axis=-1))
 
 
+@pytest.mark.parametrize("offset", [0, 1, 5])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_prelu_rows_at_any_alignment(isa, dtype, offset):
+    # Rows long enough to be aligned to out's cache lines (256 elements and
+    # up), short enough to stay in the caches, starting `offset` elements past
+    # a line: in place, into a separate out, and at 2 threads.
+    shape = (3, 4, 1000)
+    x, w = prelu_data(dtype, shape)
+    want = ref.prelu(x, w)
+    size = x.size
+    buffer = np.zeros(size + 64, dtype)
+    start = (-buffer.ctypes.data // buffer.itemsize) % (64 // buffer.itemsize) + offset
+    out = buffer[start:start + size].reshape(shape)
+    assert_same_bits(lr.prelu(x, w, out=out), want)
+    out[...] = x
+    assert_same_bits(lr.prelu(out, w, out=out, num_threads=2), want)
+
+
 # ---------------------------------------------------------------- gradients
 
 
