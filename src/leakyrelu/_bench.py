@@ -131,21 +131,23 @@ def run(functions=QUICK_FUNCTIONS, sizes=QUICK_SIZES, threads=(1, 2),
                      ("alloc",))
     todo.sort(key=lambda j: (j[1], j[2], functions.index(j[0]), j[3], MODES.index(j[4])))
     rng = np.random.default_rng(2024)
+    data = {group: inputs(np.dtype(group[0]), group[1], rng)
+            for group in dict.fromkeys((job[1], job[2]) for job in todo)}
+
+    def row(i, timings):
+        name, dtype, size, nthreads, mode = todo[i]
+        return measure_row(cases()[name], mode, data[dtype, size][0], nthreads, timings)
+
+    # Every row in one measure_apart: a row's two passes are a whole pass over
+    # every size apart, so a slow stretch of the machine has to outlast that
+    # to pass for a settled timing (docs/benchmarking.md). The cost: every
+    # size's inputs stay alive for the whole run.
     bar = Progress(2 * len(todo), progress)
-    rows = []
-    for dtype, size in dict.fromkeys((job[1], job[2]) for job in todo):
-        x0, g0 = inputs(np.dtype(dtype), size, rng)
-        group = [job for job in todo if job[1:3] == (dtype, size)]
-
-        def row(i, timings):
-            name, _, _, nthreads, mode = group[i]
-            return measure_row(cases()[name], mode, x0, nthreads, timings)
-
-        timings = measure_apart([row_timing(cases()[name], mode, x0, g0, nthreads, peers)
-                                 for name, _, _, nthreads, mode in group],
-                                budget=budget, step=bar.step,
-                                undecided=lambda i, t: row(i, t).status == "noisy")
-        rows += [asdict(row(i, t)) for i, t in enumerate(timings)]
+    timings = measure_apart([row_timing(cases()[name], mode, *data[dtype, size], nthreads, peers)
+                             for name, dtype, size, nthreads, mode in todo],
+                            budget=budget, step=bar.step,
+                            undecided=lambda i, t: row(i, t).status == "noisy")
+    rows = [asdict(row(i, t)) for i, t in enumerate(timings)]
     bar.close()
     return rows
 
