@@ -368,7 +368,7 @@ def main(args):
     everything = rows + tiny + threaded + serial + extra
     counts = {}
     for r in everything:
-        key = r["status"] if r["status"].startswith("ok") else r["status"].split()[0]
+        key = "behind" if r["status"].startswith("behind") else r["status"]
         counts[key] = counts.get(key, 0) + 1
     print("\n" + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if not full:
