@@ -5,7 +5,7 @@ at the same thread count, its memory reference and every installed peer
 (see ``_benchcases``). Each row gets one verdict against stated targets:
 
 * ``ok``: every target of the row is met, by timings that settled (each
-  call's two best passes, seconds apart, agree within 5%);
+  call's two best passes, a whole pass over the rows apart, agree within 5%);
 * ``ok (noisy)``: every target is met, but some timing did not settle: the
   figures may move from run to run;
 * ``behind <ref>``: a target is missed, by timings that settled;
