@@ -24,7 +24,7 @@ from setuptools.command.build_ext import build_ext
 
 PACKAGE_DIR = os.path.join("src", "leakyrelu")
 TEMPLATE = os.path.join(PACKAGE_DIR, "_kernels.pyx.tp")
-SERIAL_THRESHOLD_BYTES = 262144  # measured crossover of 1 and 2 threads: docs/performance.md
+SERIAL_THRESHOLD_BYTES = 393216  # bytes moved at the crossover of 1 and 2 threads: docs/performance.md
 
 # Flags that let GCC/Clang turn the selects of the kernels into vector blends
 # without changing any result: no FP traps and no errno are ever observed.

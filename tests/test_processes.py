@@ -266,6 +266,59 @@ def test_a_region_runs_the_team_asked_for():
 
 
 @requires_parallel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_the_serial_threshold_counts_the_bytes_a_call_moves(dtype):
+    # A call runs serially below SERIAL_THRESHOLD_BYTES read and written (each
+    # distinct array once, in the compute dtype: float32 for halves), or, for
+    # the exp family, below 1/exp_cost of it written.
+    kernels = _dispatch.kernels
+    threshold = kernels.SERIAL_THRESHOLD_BYTES
+    width = max(np.dtype(dtype).itemsize, 4)
+    rng = np.random.default_rng(3)
+
+    def team(call, elements):
+        x, g, o = (rng.standard_normal(elements).astype(dtype) for _ in range(3))
+        call(x, g, o)
+        return kernels.last_team_size()
+
+    def in_place(x, g, o):
+        lr.relu(x, out=x, num_threads=2)
+
+    def out_of_place(x, g, o):
+        lr.relu(x, out=o, num_threads=2)
+
+    def grad_out(x, g, o):
+        lr.leaky_relu_grad(g, x, out=o, num_threads=2)
+
+    def grad_in_place(x, g, o):
+        lr.leaky_relu_grad(g, x, out=g, num_threads=2)
+
+    def prelu_in_place(x, g, o):
+        lr.prelu(x.reshape(2, 4, -1), np.full(4, 0.1, dtype), out=x.reshape(2, 4, -1),
+                 num_threads=2)
+
+    def prelu_out(x, g, o):
+        lr.prelu(x.reshape(2, 4, -1), np.full(4, 0.1, dtype), out=o.reshape(2, 4, -1),
+                 num_threads=2)
+
+    def elu_out(x, g, o):
+        lr.elu(x, out=o, num_threads=2)
+
+    for call, arrays in ((in_place, 1), (out_of_place, 2), (grad_out, 3), (grad_in_place, 2),
+                         (prelu_in_place, 1), (prelu_out, 2)):
+        at = threshold // width // arrays
+        assert team(call, at + 8 - at % 8) == 2, call.__name__
+        assert team(call, at - 8 - at % 8) == 1, call.__name__
+    def elu_grad_out(x, g, o):
+        lr.elu_grad(g, x, out=o, num_threads=2)
+
+    for call, kernel in ((elu_out, kernels.ELU), (elu_grad_out, kernels.ELU_GRAD)):
+        at = threshold // kernels.exp_cost(kernel) // width
+        assert team(call, at + 8) == 2, call.__name__
+        assert team(call, at - 8) == 1, call.__name__
+
+
+@requires_parallel
 def test_threadpoolctl_changes_the_team():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     x = np.ones(2**22, np.float32)

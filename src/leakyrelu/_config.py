@@ -36,7 +36,7 @@ def show_config():
     leakyrelu 0.1.0
       OpenMP:             compiled in
       default threads:    2 (2 CPUs in the affinity mask)
-      serial below:       256 KiB of output (less for elu, celu, selu)
+      serial below:       384 KiB read and written (less for elu, celu, selu)
       streaming stores:   from 16 MiB of output per thread, up to 32 MiB, out of place
       instruction set:    avx512 (available: baseline, avx2, avx512)
       memory-bound loops: avx2 (relu, leaky_relu, prelu, relu_grad, leaky_relu_grad)
@@ -46,7 +46,7 @@ def show_config():
     print(f"leakyrelu {c['version']}")
     print(f"  OpenMP:             {'compiled in' if c['openmp'] else 'not compiled in (serial)'}")
     print(f"  default threads:    {c['default_threads']} ({c['threads_source']})")
-    print(f"  serial below:       {c['serial_threshold_bytes'] // 1024} KiB of output "
+    print(f"  serial below:       {c['serial_threshold_bytes'] // 1024} KiB read and written "
           "(less for elu, celu, selu)")
     print(f"  streaming stores:   from {c['stream_threshold_bytes'] >> 20} MiB of output per "
           f"thread, up to {c['stream_cap_bytes'] >> 20} MiB, out of place")
