@@ -90,9 +90,26 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     # The terms are added as a block: added one by one, GCC turns
     # `lanes += select` into two adds and a select (lanes + 0 is not lanes
     # when lanes is -0.0; never here, as the sums start at +0.0).
+    # The tail (under 32 elements) is summed on its own into four partial sums,
+    # added last: added into the lanes, its scalar stores stalled the vector
+    # loads of the pairwise sum (a failed store forward, most of a short run's
+    # time), and one sum would make a chain of dependent adds.
     cdef double lanes[32]
     cdef double terms[32]
-    cdef Py_ssize_t j, k, width, body = n - n % 32
+    cdef double t0 = 0, t1 = 0, t2 = 0, t3 = 0, tail
+    cdef Py_ssize_t j, k, body = n - n % 32
+    for j in range(body, n - 3, 4):
+        t0 += prelu_weight_term(x[j], g[j])
+        t1 += prelu_weight_term(x[j + 1], g[j + 1])
+        t2 += prelu_weight_term(x[j + 2], g[j + 2])
+        t3 += prelu_weight_term(x[j + 3], g[j + 3])
+    for j in range(n - (n - body) % 4, n):
+        t0 += prelu_weight_term(x[j], g[j])
+    for j in range(body, n):
+        grad_x[j] = leaky_relu_grad(g[j], x[j], w)
+    tail = (t0 + t1) + (t2 + t3)
+    if body == 0:
+        return tail
     for k in range(32):
         lanes[k] = 0
     for j in range(0, body, 32):
@@ -102,15 +119,16 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
             lanes[k] += terms[k]
         for k in range(32):
             grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
-    for j in range(body, n):
-        lanes[j - body] += prelu_weight_term(x[j], g[j])
-        grad_x[j] = leaky_relu_grad(g[j], x[j], w)
-    width = 16
-    while width > 0:  # pairwise, in a fixed order
-        for k in range(width):
-            lanes[k] = lanes[k] + lanes[k + width]
-        width //= 2
-    return lanes[0]
+    # Pairwise, in a fixed order; constant trip counts let GCC keep it in registers.
+    for k in range(16):
+        lanes[k] = lanes[k] + lanes[k + 16]
+    for k in range(8):
+        lanes[k] = lanes[k] + lanes[k + 8]
+    for k in range(4):
+        lanes[k] = lanes[k] + lanes[k + 4]
+    for k in range(2):
+        lanes[k] = lanes[k] + lanes[k + 2]
+    return (lanes[0] + lanes[1]) + tail
 
 
 # rrelu in training draws each element's slope from U(lower, upper) with a
