@@ -183,10 +183,11 @@ def _prelu_grad_expected(arrays, params):
     work = working(x.dtype)
     with np.errstate(over="ignore"):
         grad_x = R.leaky_relu_grad(g.astype(work), x.astype(work), w).astype(x.dtype)
-    # The weight gradient: g * x over x <= 0 (NaN included), summed in float64
+    # The weight gradient: g * x over x <= 0 (NaN included), each product
+    # rounded to the working dtype (as PyTorch computes it), summed in float64
     # over every axis but the channel axis.
-    with np.errstate(invalid="ignore", over="ignore"):
-        terms = np.where(x > 0, 0.0, x.astype(F64) * g.astype(F64))
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        terms = np.where(x > 0, 0.0, (x.astype(work) * g.astype(work)).astype(F64))
     others = tuple(i for i in range(x.ndim) if w.ndim == 0 or i != axis % x.ndim)
     total = terms.sum(axis=others)
     count = math.prod(x.shape[i] for i in others)

@@ -75,9 +75,10 @@ cdef inline floating elu_grad_from_output(floating g, floating y, floating negco
 
 
 # prelu's weight gradient sums x * g over the non-positive branch in float64;
-# a NaN x contributes NaN.
+# a NaN x contributes NaN. The product is rounded to the dtype, as PyTorch's
+# is: in float32 that halves the conversions to double (docs/performance.md).
 cdef inline double prelu_weight_term(floating x, floating g) noexcept nogil:
-    return 0.0 if x > 0 else <double>x * <double>g
+    return 0.0 if x > 0 else <double>(x * g)
 
 cdef inline double prelu_grad_run(const floating* x, const floating* g, floating* grad_x,
                                   Py_ssize_t n, floating w) noexcept nogil:

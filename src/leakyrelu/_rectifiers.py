@@ -344,8 +344,9 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     grad_weight : numpy.ndarray
         The sum of ``grad_output * x`` over the elements with ``x <= 0``,
         over every axis but `axis`, with the shape of `weight` and the dtype
-        of `x`. It is accumulated in float64 in fixed blocks, so it is the
-        same bit for bit for every `num_threads`.
+        of `x`. Each product is rounded to `x`'s precision (float32 for
+        float16 and bfloat16), as PyTorch's is, and accumulated in float64
+        in fixed blocks, so it is the same bit for bit for every `num_threads`.
 
     Examples
     --------
