@@ -17,6 +17,8 @@ def config():
         "serial_threshold_bytes": kernels.SERIAL_THRESHOLD_BYTES,
         "stream_threshold_bytes": kernels.STREAM_THRESHOLD_BYTES,
         "stream_cap_bytes": kernels.STREAM_CAP_BYTES,
+        "arena_bytes": kernels.arena_limit(),
+        "arena_min_bytes": kernels.ARENA_MIN_BYTES,
         "instruction_set": kernels.INSTRUCTION_SET,
         "memory_bound_loops": kernels.memory_bound_loops(),
         "memory_bound_kernels": list(kernels.MEMORY_BOUND_KERNELS),
@@ -38,6 +40,7 @@ def show_config():
       default threads:    2 (2 CPUs in the affinity mask)
       serial below:       384 KiB read and written (less for elu, celu, selu)
       streaming stores:   from 16 MiB of output per thread, up to 32 MiB, out of place
+      output arena:       keeps up to 256 MiB of freed outputs of 16 MiB and more
       instruction set:    avx512 (available: baseline, avx2, avx512)
       memory-bound loops: avx2 (relu, leaky_relu, prelu, relu_grad, leaky_relu_grad)
       bfloat16 rounding:  avx512_bf16 instruction
@@ -50,6 +53,9 @@ def show_config():
           "(less for elu, celu, selu)")
     print(f"  streaming stores:   from {c['stream_threshold_bytes'] >> 20} MiB of output per "
           f"thread, up to {c['stream_cap_bytes'] >> 20} MiB, out of place")
+    print(f"  output arena:       keeps up to {c['arena_bytes'] >> 20} MiB of freed outputs of "
+          f"{c['arena_min_bytes'] >> 20} MiB and more" if c['arena_bytes'] else
+          "  output arena:       off (LEAKYRELU_ARENA_BYTES=0)")
     print(f"  instruction set:    {c['instruction_set']} "
           f"(available: {', '.join(c['available_instruction_sets'])})")
     print(f"  memory-bound loops: {c['memory_bound_loops']} "
