@@ -129,7 +129,10 @@ class BuildExt(build_ext):
 
 extensions = [
     Extension(f"leakyrelu._kernels_{isa}", [path], include_dirs=[PACKAGE_DIR, numpy.get_include()],
-              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")])
+              # NumPy 2.0's C API in full (PyDataMem_SetHandler among it), whatever
+              # NumPy builds it: older headers default to less.
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION"),
+                             ("NPY_TARGET_VERSION", "NPY_2_0_API_VERSION")])
     for isa, path in render_kernels().items()
 ]
 

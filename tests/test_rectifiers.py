@@ -683,6 +683,22 @@ def test_rrelu_training_same_for_every_kernel_build():
         _dispatch.use(previous)
 
 
+def test_an_unimportable_build_names_its_reason(monkeypatch):
+    # With no build importable, the import of the package raises the baseline
+    # build's own ImportError (say, an undefined symbol), not an IndexError.
+    real = _dispatch.importlib.import_module
+
+    def import_module(name, *args):
+        if name.startswith("leakyrelu._kernels_"):
+            raise ImportError(f"{name}: undefined symbol: PyDataMem_SetHandler")
+        return real(name, *args)
+
+    monkeypatch.delenv("LEAKYRELU_CPU", raising=False)
+    monkeypatch.setattr(_dispatch.importlib, "import_module", import_module)
+    with pytest.raises(ImportError, match="_kernels_baseline: undefined symbol"):
+        _dispatch._initial()
+
+
 def reference_rrelu_slopes(seed, n, lower, upper, dtype, first=0):
     """The documented noise stream (docs/performance.md), from reference.py."""
     return ref.rrelu_slopes(first + np.arange(n, dtype=np.uint64), *ref.rrelu_keys(seed),

@@ -66,7 +66,9 @@ def _initial():
         except (ValueError, RuntimeError) as exc:
             raise ImportError(f"LEAKYRELU_CPU={forced!r}: {exc}") from None
     else:
-        chosen = importlib.import_module(f"leakyrelu._kernels_{available[-1]}")
+        # The baseline runs anywhere: if it is not available, importing it
+        # raises the reason (a missing file, an undefined symbol).
+        chosen = importlib.import_module(f"leakyrelu._kernels_{(available or ['baseline'])[-1]}")
     lender = os.environ.get("LEAKYRELU_MEMORY_BOUND_CPU", "").strip().lower()
     if not lender:
         # 256-bit loops run the memory-bound kernels 9-20% faster in the L3
