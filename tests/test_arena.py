@@ -64,9 +64,11 @@ def test_a_freed_output_is_reused_and_shows_none_of_its_old_values(kernels):
 @pytest.mark.parametrize("call", [
     lambda x: lr.relu(x),
     lambda x: lr.elu_grad(x, x),
-    lambda x: lr.prelu(x.reshape(4, 4, -1), np.full(4, 0.2, x.dtype))],
-    ids=["relu", "elu_grad", "prelu"])
-def test_every_fast_entry_point_allocates_from_the_arena(kernels, call):
+    lambda x: lr.prelu(x.reshape(4, 4, -1), np.full(4, 0.2, x.dtype)),
+    lambda x: lr.leaky_relu(x[::-1]),                     # the general path: strided
+    lambda x: lr.leaky_relu_grad(x[::-1], x.astype(np.float32)[::-1])],   # and promoting
+    ids=["relu", "elu_grad", "prelu", "reversed", "promoted"])
+def test_every_allocating_path_takes_large_results_from_the_arena(kernels, call):
     assert get_handler_name(call(large(kernels, np.float64))) == ARENA
 
 

@@ -6,9 +6,9 @@
  * Outputs of LR_ARENA_MIN bytes and more are allocated through this handler:
  * when such an array is freed its block is kept, up to lr_arena_limit bytes
  * in all, and the next output that fits reuses it without a fault, as
- * onnxruntime's arena does. Only the fast entry points install the handler,
- * for the one allocation of their output; the array keeps the handler for
- * its free and any realloc. NumPy allocates and frees array data with the
+ * onnxruntime's arena does. The handler is installed only around the one
+ * allocation of a call's output (`empty_like` in _kernels.pyx.tp); the array
+ * keeps it for its free and any realloc. NumPy allocates and frees array data with the
  * GIL held, which serialises every function here.
  */
 #ifndef LR_ARENA_H
@@ -61,12 +61,18 @@ static void lr_block_release(void *block) {
 #endif
 }
 
-static void lr_arena_drop_oldest(void) {
-    void *block = lr_arena_kept[0];
+/* Take kept block i out of the arena. */
+static void *lr_arena_take(int i) {
+    void *block = lr_arena_kept[i];
     lr_arena_kept_bytes -= lr_block_size(block);
-    memmove(lr_arena_kept, lr_arena_kept + 1, (size_t)(lr_arena_count - 1) * sizeof(void *));
+    memmove(lr_arena_kept + i, lr_arena_kept + i + 1,
+            (size_t)(lr_arena_count - i - 1) * sizeof(void *));
     lr_arena_count--;
-    lr_block_release(block);
+    return block;
+}
+
+static void lr_arena_drop_oldest(void) {
+    lr_block_release(lr_arena_take(0));
 }
 
 /* Release kept blocks until at most `limit` bytes are kept. */
@@ -89,13 +95,8 @@ static void *lr_arena_malloc(void *ctx, size_t size) {
             best = i;
     }
     if (best >= 0) {
-        void *block = lr_arena_kept[best];
-        lr_arena_kept_bytes -= lr_block_size(block);
-        memmove(lr_arena_kept + best, lr_arena_kept + best + 1,
-                (size_t)(lr_arena_count - best - 1) * sizeof(void *));
-        lr_arena_count--;
         lr_arena_reused++;
-        return (char *)block + LR_ARENA_HEADER;
+        return (char *)lr_arena_take(best) + LR_ARENA_HEADER;
     }
     {
         void *block = lr_block_new(need);

@@ -237,7 +237,7 @@ class Call:
                 return self.result(result)
         if out is None:
             layout = "C" if c_order else "K"
-            out = np.empty_like(inputs[0], order=layout, dtype=self.dtype, subok=False)
+            out = kernels.empty_like(inputs[0], self.dtype, layout)
         run_elementwise(kernels, number, inputs, out, p, keys, c_order, self.threads)
         return self.result(out)
 
