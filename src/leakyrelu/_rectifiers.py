@@ -14,6 +14,8 @@ _RELU = _dispatch.kernels.RELU
 _LEAKY_RELU = _dispatch.kernels.LEAKY_RELU
 _RELU_GRAD = _dispatch.kernels.RELU_GRAD
 _LEAKY_RELU_GRAD = _dispatch.kernels.LEAKY_RELU_GRAD
+_RRELU_TRAIN = _dispatch.kernels.RRELU_TRAIN
+_RRELU_TRAIN_GRAD = _dispatch.kernels.RRELU_TRAIN_GRAD
 
 
 def relu(x, *, out=None, num_threads=None):
@@ -407,6 +409,20 @@ def _rrelu_bounds(lower, upper, call=None):
     return lower, upper, mean
 
 
+def _plain_rrelu_args(lower, upper, training, seed):
+    """(training, the fast entry points' parameters and keys) for float bounds in
+    order and, in training, an int seed in range; None for anything else, which
+    the general path checks. The entry points refuse bounds (or their mean)
+    that the working dtype cannot hold."""
+    if type(lower) is not float or type(upper) is not float or not lower <= upper:
+        return None
+    if training is False:
+        return False, ((lower + upper) / 2, lower, upper)
+    if training is True and type(seed) is int and 0 <= seed < 2**64:
+        return True, (lower, upper, 0.0, *_dispatch.kernels.rrelu_keys(seed))
+    return None
+
+
 def _rrelu_keys(training, seed):
     training = check_flag(training, "training")
     if not training:
@@ -468,9 +484,11 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
     >>> bool(-0.9 <= y[0] <= -0.3)
     True
     """
-    if training is False and type(lower) is float and type(upper) is float and lower <= upper:
-        result = _dispatch.kernels.fast_unary(_LEAKY_RELU, x, out, num_threads,
-                                              (lower + upper) / 2, lower, upper)
+    plain = _plain_rrelu_args(lower, upper, training, seed)
+    if plain is not None:
+        trained, params = plain
+        result = _dispatch.kernels.fast_unary(_RRELU_TRAIN if trained else _LEAKY_RELU, x, out,
+                                              num_threads, *params)
         if result is not None:
             return result
     call = Call(("x", x), out=out, num_threads=num_threads)
@@ -512,6 +530,13 @@ def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed
     >>> bool(np.allclose(g * x, y))
     True
     """
+    plain = _plain_rrelu_args(lower, upper, training, seed) if from_output is False else None
+    if plain is not None:
+        trained, params = plain
+        result = _dispatch.kernels.fast_binary(_RRELU_TRAIN_GRAD if trained else _LEAKY_RELU_GRAD,
+                                               grad_output, x, out, num_threads, *params)
+        if result is not None:
+            return result
     from_output = check_flag(from_output, "from_output")
     call = Call(("grad_output", grad_output), ("output" if from_output else "x", x), out=out,
                 num_threads=num_threads)
