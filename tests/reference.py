@@ -190,22 +190,35 @@ def rrelu_keys(seed):
     return int(key0), int(key1)
 
 
+def rrelu_step(lower, upper, dtype):
+    """The slope grid's step: (upper - lower) / 2**16, lowered until the top
+    of the grid, lower + step * 65535, does not round past upper."""
+    t = np.dtype(dtype).type
+    lo, hi = t(lower), t(upper)
+    step = t(float(hi) * 2.0**-16 - float(lo) * 2.0**-16)
+    while lo + step * t(65535) > hi:
+        step = np.nextafter(step, t(0))
+    return step
+
+
 def rrelu_slopes(index, key0, key1, lower, upper, dtype):
-    """The training slope of each element index (an array of ints < 2**64)."""
+    """The training slope of each element index (an array of ints < 2**64).
+
+    Hash number (index // 128) * 64 + index % 64 gives elements with
+    index % 128 < 64 its low 16 bits, the others its high 16 bits."""
     index = np.asarray(index, dtype=np.uint64)
     low = (index & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     high = (index >> np.uint64(32)).astype(np.uint32)
+    number = ((low >> np.uint32(7)) << np.uint32(6)) | (low & np.uint32(63))
     with np.errstate(over="ignore"):
-        h = low ^ np.uint32(key0)
+        h = number ^ np.uint32(key0)
         h = (h ^ (h >> np.uint32(16))) * np.uint32(0x7feb352d)
         h = h ^ np.uint32(key1) ^ high
         h = (h ^ (h >> np.uint32(15))) * np.uint32(0x846ca68b)
         h = h ^ (h >> np.uint32(16))
+    bits = np.where(low & np.uint32(64), h >> np.uint32(16), h & np.uint32(0xFFFF))
     t = np.dtype(dtype).type
-    lo, hi = t(lower), t(upper)
-    # (hi - lo) * 2**-24 is exact: this is lo + (hi - lo) * u
-    slope = lo + ((hi - lo) * t(2.0**-24)) * (h >> np.uint32(8)).astype(dtype)
-    return np.where(slope < hi, slope, hi)
+    return t(lower) + rrelu_step(lower, upper, dtype) * bits.astype(dtype)
 
 
 def rrelu_train(x, lower, upper, seed, offset=0):

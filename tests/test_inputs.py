@@ -418,6 +418,10 @@ UNREPRESENTABLE = [
     ("prelu", lambda x: lr.prelu(x, 1e300)),
     ("rrelu-eval", lambda x: lr.rrelu(x, 1e300, 1e300)),
     ("rrelu_grad-eval", lambda x: lr.rrelu_grad(x, x, -1e39, 0.5)),
+    # in training the slopes' range, upper - lower, too (PyTorch's uniform_ refuses it)
+    ("rrelu-training-range", lambda x: lr.rrelu(x, -3e38, 3e38, training=True, seed=1)),
+    ("rrelu_grad-training-range",
+     lambda x: lr.rrelu_grad(x, x, -3e38, 3e38, training=True, seed=1)),
     ("elu", lambda x: lr.elu(x, alpha=1e39)),
     ("celu", lambda x: lr.celu(x, alpha=1e-39)),
 ]
@@ -439,6 +443,17 @@ def test_parameters_torch_refuses(torch_ref):
         torch_ref.nn.functional.leaky_relu(torch_ref.ones(3), 1e300)
     with pytest.raises(RuntimeError, match="overflow"):
         torch_ref.nn.functional.leaky_relu(torch_ref.ones(3, dtype=torch_ref.float16), 1e39)
+
+
+def test_rrelu_training_refuses_a_range_beyond_float64():
+    x = -np.ones(3)
+    for call in (lambda: lr.rrelu(x, -1e308, 1e308, training=True, seed=1),
+                 lambda: lr.rrelu_grad(x, x, -1e308, 1e308, training=True, seed=1)):
+        with pytest.raises(ValueError, match="upper - lower must be finite"):
+            call()
+    np.testing.assert_array_equal(x, -1)
+    # in evaluation only the mean slope matters
+    np.testing.assert_array_equal(lr.rrelu(x, -1e308, 1e308), 0 * x)
 
 
 def test_rrelu_mean_of_huge_bounds_does_not_overflow():

@@ -652,16 +652,21 @@ def test_rrelu_grad_regenerates_the_slopes(isa, dtype, bounds):
     assert_same_bits(lr.rrelu_grad(g, x, lower, upper, training=True, seed=77), expected)
 
 
-def test_rrelu_float32_slopes_never_exceed_upper():
-    # Rounding lower + width * u in float32 must not step past upper: these
-    # bounds and 4 * 10**7 draws hit the largest possible u several times.
-    x = -np.ones(10**6, np.float32)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rrelu_slopes_stay_within_the_bounds(dtype):
+    # Rounding lower + step * u must not step past upper: 10**6 draws reach
+    # the top of the 2**16-point grid (and its bottom) many times over.
+    x = -np.ones(10**6, dtype)
     g = np.ones_like(x)
-    for lower, upper in [(-1.06, -0.97), (0.3, 0.42), (0.54, 0.84)]:
-        for seed in range(40):
+    one = dtype(1)
+    bounds = [(-1.06, -0.97), (0.3, 0.42), (0.54, 0.84), (-3e38, 3e37), (0.0, 1e-30),
+              (float(np.nextafter(one, dtype(0))), 1.0),
+              (1.0, float(np.nextafter(np.nextafter(one, dtype(2)), dtype(2))))]
+    for lower, upper in bounds:
+        for seed in range(4):
             slope = lr.rrelu_grad(g, x, lower, upper, training=True, seed=seed)
-            assert slope.max() <= np.float32(upper), (lower, upper, seed, slope.max())
-            assert slope.min() >= np.float32(lower), (lower, upper, seed, slope.min())
+            assert slope.max() <= dtype(upper), (lower, upper, seed, slope.max())
+            assert slope.min() == dtype(lower), (lower, upper, seed, slope.min())
 
 
 def test_rrelu_training_same_for_every_kernel_build():
@@ -716,15 +721,17 @@ def test_rrelu_training_stream_is_the_documented_one(isa, dtype, seed):
 
 def test_rrelu_training_seeds_are_not_reorderings_of_one_stream():
     # Keys mixed in by xor alone would make one seed's stream a permutation
-    # (blocks swapped) of another's: the same 24-bit draws in another order.
+    # (blocks swapped) of another's: the same 32-bit hashes in another order.
+    # Each hash gives elements k and 64 + k of a block of 128 16 bits each.
     x = -np.ones(2**16)
-    draws = []
+    hashes = []
     for seed in (1, 2):
         s = lr.rrelu_grad(np.ones_like(x), x, 0.0, 1.0, training=True, seed=seed)
-        draws.append(np.round(s * 2**24).astype(np.int64))
-    shared = np.intersect1d(draws[0], draws[1]).size
-    # Independent draws share about 2**16 * 2**16 / 2**24 = 256 values.
-    assert shared < 600, shared
+        bits = (s * 2**16).astype(np.int64).reshape(-1, 2, 64)   # step 2**-16 exactly
+        hashes.append(bits[:, 0] | bits[:, 1] << 16)
+    shared = np.intersect1d(hashes[0], hashes[1]).size
+    # Independent hashes share about 2**15 * 2**15 / 2**32 = 0.25 values.
+    assert shared < 8, shared
 
 
 def chi_square_p_ok(counts):

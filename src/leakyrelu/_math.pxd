@@ -8,6 +8,7 @@ rest (0, -0.0 and NaN), as PyTorch does.
 """
 from libc.stdint cimport uint32_t, uint64_t
 from cython cimport floating
+from libc.math cimport nextafter, nextafterf
 
 cdef extern from "_vexp.h":
     float lr_expm1_f(float x) noexcept nogil
@@ -133,8 +134,13 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
 
 
 # rrelu in training draws each element's slope from U(lower, upper) with a
-# counter-based hash of (key, element index): no state, no stored noise, the
+# counter-based hash of (key, element number): no state, no stored noise, the
 # same slopes for any thread count, and the backward pass regenerates them.
+# One hash gives two elements 16 random bits each: in each block of
+# 2 * RRELU_HALF elements (numbered from a multiple of it), hash k of the
+# block serves elements k and RRELU_HALF + k, with its low and its high half.
+cdef enum:
+    RRELU_HALF = 64
 cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
     # A bijective 32-bit finaliser with full avalanche.
     h ^= h >> 16
@@ -144,21 +150,71 @@ cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
     h ^= h >> 16
     return h
 
-cdef inline floating rrelu_slope(uint32_t index_low, uint32_t key0, uint32_t key1_high,
-                                 floating lower, floating width, floating upper) noexcept nogil:
-    # One round of mix32 per element (two multiplies), on 32-bit lanes: the
-    # index's low word and key0 enter first; key1 ^ the index's high word
-    # (key1_high, one value per run) enters halfway, so that two seeds'
-    # streams are not re-orderings of each other.
-    cdef uint32_t h = index_low ^ key0
-    h ^= h >> 16
+cdef inline uint32_t rrelu_hash(uint32_t h, uint32_t key1_high) noexcept nogil:
+    # mix32 after its first xor-shift and before its last, with key1 ^ the
+    # element number's high word (key1_high, one value per run) entering
+    # halfway, so that two seeds' streams are not re-orderings of each other.
     h *= 0x7feb352du
     h ^= key1_high
     h ^= h >> 15
     h *= 0x846ca68bu
-    h ^= h >> 16
-    # 24 random bits: a uniform in [0, 1) that float and double hold exactly.
-    # width * 2^-24 is exact, so this is lower + width * u with one product.
-    cdef floating slope = lower + (width * <floating>5.9604644775390625e-08) * <floating>(h >> 8)
-    # Rounding may carry lower + width * u past upper; the slope never does.
-    return slope if slope < upper else upper
+    return h
+
+# The last xor-shift, h ^ (h >> 16), leaves the high half as it is.
+cdef inline uint32_t rrelu_low_bits(uint32_t h) noexcept nogil:
+    return (h ^ (h >> 16)) & 0xFFFFu
+
+cdef inline uint32_t rrelu_high_bits(uint32_t h) noexcept nogil:
+    return h >> 16
+
+cdef inline uint32_t rrelu_block_constant(uint32_t first, uint32_t key0) noexcept nogil:
+    # Hash numbers (first >> 1) + k, k < RRELU_HALF, of the block from
+    # `first` share their high 16 bits, so the first xor-shift of
+    # (number ^ key0) is number ^ this constant.
+    return key0 ^ (((first >> 1) ^ key0) >> 16)
+
+cdef inline floating rrelu_grid_slope(uint32_t bits16, floating lower, floating step) noexcept nogil:
+    # lower + step * u for u in 0 .. 65535: step (rrelu_step) keeps it <= upper.
+    return lower + step * <floating>bits16
+
+cdef inline floating rrelu_slope(uint32_t count, uint32_t key0, uint32_t key1_high,
+                                 floating lower, floating step) noexcept nogil:
+    # The slope of element `count` (its number's low word): hash number
+    # count // (2 * RRELU_HALF) * RRELU_HALF + count % RRELU_HALF, its high
+    # half where count % (2 * RRELU_HALF) >= RRELU_HALF.
+    cdef uint32_t h = (((count >> 1) & ~(RRELU_HALF - 1u)) | (count & (RRELU_HALF - 1u))) ^ key0
+    h = rrelu_hash(h ^ (h >> 16), key1_high)
+    if count & <uint32_t>RRELU_HALF:
+        return rrelu_grid_slope(rrelu_high_bits(h), lower, step)
+    return rrelu_grid_slope(rrelu_low_bits(h), lower, step)
+
+cdef inline void rrelu_block_slopes(uint32_t first, uint32_t key0, uint32_t key1_high,
+                                    floating lower, floating step,
+                                    floating* slopes) noexcept nogil:
+    # The slopes of the block of 2 * RRELU_HALF elements from `first` (a
+    # multiple of it), as rrelu_slope gives them, one hash per two, in a loop
+    # that vectorises.
+    cdef uint32_t number = first >> 1, constant = rrelu_block_constant(first, key0)
+    cdef uint32_t k, h
+    for k in range(RRELU_HALF):
+        h = rrelu_hash((number + k) ^ constant, key1_high)
+        slopes[k] = rrelu_grid_slope(rrelu_low_bits(h), lower, step)
+        slopes[k + RRELU_HALF] = rrelu_grid_slope(rrelu_high_bits(h), lower, step)
+
+cdef inline floating rrelu_step(floating lower, floating upper) noexcept nogil:
+    # The grid's step, (upper - lower) / 2**16, from the halves (no overflow),
+    # lowered an ulp at a time until the top of the grid, lower + step * 65535,
+    # does not round past upper: then no slope does (the sum grows with u).
+    # That takes an ulp or two; the callers refuse an upper - lower the
+    # dtype cannot hold (its grid's top overflows), and then this gives 0.
+    cdef floating step = <floating>(<double>upper * 1.52587890625e-05
+                                    - <double>lower * 1.52587890625e-05)
+    cdef int tries
+    for tries in range(8):
+        if lower + step * <floating>65535 <= upper:
+            return step
+        if floating is float:
+            step = nextafterf(step, 0)
+        else:
+            step = nextafter(step, 0)
+    return 0

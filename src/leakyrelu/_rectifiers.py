@@ -396,13 +396,16 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     return call.result(result), grad_weight
 
 
-def _rrelu_bounds(lower, upper, call=None):
-    """lower, upper and their mean, checked (for the working dtype of ``call``)."""
+def _rrelu_bounds(lower, upper, call=None, training=False):
+    """lower, upper and their mean, checked (for the working dtype of ``call``;
+    in training, their difference too, as PyTorch's uniform draw requires)."""
     check = check_real if call is None else call.param
     lower = check(lower, "lower") if call is None else check("lower", lower)
     upper = check(upper, "upper") if call is None else check("upper", upper)
     if lower > upper:
         raise ValueError(f"lower must not exceed upper, got lower={lower}, upper={upper}")
+    if training and call is not None:
+        call.param("upper - lower", upper - lower)
     mean = (lower + upper) / 2
     if not math.isfinite(mean):  # the sum overflowed; the mean cannot
         mean = lower / 2 + upper / 2
@@ -412,14 +415,14 @@ def _rrelu_bounds(lower, upper, call=None):
 def _plain_rrelu_args(lower, upper, training, seed):
     """(training, the fast entry points' parameters and keys) for float bounds in
     order and, in training, an int seed in range; None for anything else, which
-    the general path checks. The entry points refuse bounds (or their mean)
-    that the working dtype cannot hold."""
+    the general path checks. The entry points refuse bounds (or their mean,
+    or in training their difference) that the working dtype cannot hold."""
     if type(lower) is not float or type(upper) is not float or not lower <= upper:
         return None
     if training is False:
         return False, ((lower + upper) / 2, lower, upper)
     if training is True and type(seed) is int and 0 <= seed < 2**64:
-        return True, (lower, upper, 0.0, *_dispatch.kernels.rrelu_keys(seed))
+        return True, (lower, upper, upper - lower, *_dispatch.kernels.rrelu_keys(seed))
     return None
 
 
@@ -492,8 +495,8 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
         if result is not None:
             return result
     call = Call(("x", x), out=out, num_threads=num_threads)
-    lower, upper, mean = _rrelu_bounds(lower, upper, call)
     keys = _rrelu_keys(training, seed)
+    lower, upper, mean = _rrelu_bounds(lower, upper, call, keys is not None)
     if keys is None:
         return call.run("leaky_relu", mean)
     return call.run("rrelu_train", lower, upper, keys=keys, c_order=True)
@@ -540,9 +543,9 @@ def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed
     from_output = check_flag(from_output, "from_output")
     call = Call(("grad_output", grad_output), ("output" if from_output else "x", x), out=out,
                 num_threads=num_threads)
-    lower, upper, mean = _rrelu_bounds(lower, upper, call)
-    check_branch_visible(from_output, "from_output", lower, "lower")
     keys = _rrelu_keys(training, seed)
+    lower, upper, mean = _rrelu_bounds(lower, upper, call, keys is not None)
+    check_branch_visible(from_output, "from_output", lower, "lower")
     if keys is None:
         return call.run("leaky_relu_grad", mean)
     return call.run("rrelu_train_grad", lower, upper, keys=keys, c_order=True)

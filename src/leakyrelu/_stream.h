@@ -117,9 +117,14 @@ static inline ptrdiff_t lr_stream_cap(ptrdiff_t threshold) {
 
 #define LR_STREAM(NAME, T, VEC, LOAD, STORE, WIDTH)                                    \
 static inline void lr_stream_##NAME(const T* src, T* dst, ptrdiff_t n) {              \
-    ptrdiff_t i = 0;                                                                   \
-    if (((uintptr_t)dst % sizeof(VEC)) == 0)                                           \
+    /* Elements before dst's first vector boundary are stored as usual. */             \
+    ptrdiff_t i = 0, skew = (ptrdiff_t)((uintptr_t)dst % sizeof(VEC));                \
+    if (skew % (ptrdiff_t)sizeof(T) == 0) {                                            \
+        i = skew ? ((ptrdiff_t)sizeof(VEC) - skew) / (ptrdiff_t)sizeof(T) : 0;         \
+        i = i < n ? i : n;                                                             \
+        memcpy(dst, src, (size_t)i * sizeof(T));                                       \
         for (; i + WIDTH <= n; i += WIDTH) STORE(dst + i, LOAD(src + i));              \
+    }                                                                                  \
     memcpy(dst + i, src + i, (size_t)(n - i) * sizeof(T));                             \
 }
 
