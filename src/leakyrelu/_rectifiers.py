@@ -463,6 +463,9 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
         so a seed gives the same result for any `num_threads` and memory
         layout, and :func:`rrelu_grad` regenerates them instead of storing
         them. (Input that is not C-contiguous goes through a C-ordered copy.)
+        Each slope takes 16 random bits: one of 2**16 evenly spaced values
+        from `lower` up to just below `upper`. In training ``upper - lower``
+        must be representable in the working dtype, as PyTorch requires.
     out, num_threads
         As in :func:`leaky_relu`.
 
