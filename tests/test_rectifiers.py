@@ -563,6 +563,34 @@ def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
                              else 1e-12)
 
 
+def test_prelu_grad_same_for_every_kernel_build():
+    # The AVX-512 build sums in its own loop: the same terms in the same
+    # order. Compared before the final rounding, where float32 would hide it.
+    builds = _dispatch.supported_instruction_sets()
+    previous = _dispatch.use(builds[0])
+    try:
+        for dtype in FLOATS:
+            x = sample(dtype, 12000).reshape(3, 4, 1000)  # NaN, infinities, zeros, subnormals
+            g = normal_like(x)
+            x_normal = normal_like(x, seed=2)     # finite sums, sensitive to the order
+            w = np.array([0.1, 0.7, -0.3, 0.0], dtype)
+            results = {}
+            for isa in builds:
+                _dispatch.use(isa)
+                kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
+                results[isa] = []
+                for inputs in (x, x_normal):
+                    grad_x = np.empty_like(x)
+                    partial = np.empty((_dispatch.kernels.prelu_grad_blocks(3, 1000), 4))
+                    kernel(g, inputs, grad_x, w, partial, 1)
+                    results[isa] += [grad_x, partial[0]]
+            for isa in builds:
+                for got, first in zip(results[isa], results[builds[0]]):
+                    assert_same_bits(got, first)
+    finally:
+        _dispatch.use(previous)
+
+
 # ---------------------------------------------------------------- rrelu training
 
 

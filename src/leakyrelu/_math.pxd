@@ -10,6 +10,12 @@ from libc.stdint cimport uint32_t, uint64_t
 from cython cimport floating
 from libc.math cimport nextafter, nextafterf
 
+cdef extern from "_prelu_grad.h":
+    bint lr_prelu_grad_body_f(const float* x, const float* g, float* grad_x, Py_ssize_t body,
+                              float w, double* lanes) noexcept nogil
+    bint lr_prelu_grad_body_d(const double* x, const double* g, double* grad_x,
+                              Py_ssize_t body, double w, double* lanes) noexcept nogil
+
 cdef extern from "_vexp.h":
     float lr_expm1_f(float x) noexcept nogil
     float lr_scaled_exp_f(float x, float m) noexcept nogil
@@ -96,8 +102,11 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     # added last: added into the lanes, its scalar stores stalled the vector
     # loads of the pairwise sum (a failed store forward, most of a short run's
     # time), and one sum would make a chain of dependent adds.
+    # The AVX-512 build runs the blocks in _prelu_grad.h: the same terms and
+    # order, without the reloads GCC adds after each store for the aliasing.
     cdef double lanes[32]
     cdef double terms[32]
+    cdef bint done
     cdef double t0 = 0, t1 = 0, t2 = 0, t3 = 0, tail
     cdef Py_ssize_t j, k, body = n - n % 32
     for j in range(body, n - 3, 4):
@@ -114,13 +123,18 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
         return tail
     for k in range(32):
         lanes[k] = 0
-    for j in range(0, body, 32):
-        for k in range(32):
-            terms[k] = prelu_weight_term(x[j + k], g[j + k])
-        for k in range(32):
-            lanes[k] += terms[k]
-        for k in range(32):
-            grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
+    if floating is float:
+        done = lr_prelu_grad_body_f(x, g, grad_x, body, w, lanes)
+    else:
+        done = lr_prelu_grad_body_d(x, g, grad_x, body, w, lanes)
+    if not done:
+        for j in range(0, body, 32):
+            for k in range(32):
+                terms[k] = prelu_weight_term(x[j + k], g[j + k])
+            for k in range(32):
+                lanes[k] += terms[k]
+            for k in range(32):
+                grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
     # Pairwise, in a fixed order; constant trip counts let GCC keep it in registers.
     for k in range(16):
         lanes[k] = lanes[k] + lanes[k + 16]
