@@ -161,6 +161,37 @@ def test_passes_settle_a_call_on_its_two_best(monkeypatch):
     assert len(passes["jumpy"]) == 4           # two more passes, still unsettled
 
 
+def test_later_passes_hold_memory_so_they_time_other_pages(monkeypatch):
+    # Pass k runs while k * displace_bytes are held (Linux reuses the pages
+    # freed last first, so the pass's arrays land elsewhere).
+    held_during = []
+    holding = []
+
+    def fake_displacement(nbytes):
+        holding.append(nbytes)
+        return nbytes
+
+    def fake_measure(calls, budget, **options):
+        held_during.append(holding[-1])
+        return {label: _timing(1.0 + 0.5 * len(held_during)) for label in calls}
+
+    monkeypatch.setattr(_benchcases, "measure", fake_measure)
+    monkeypatch.setattr(_benchcases, "_displacement", fake_displacement)
+    rows = [("row", lambda: {"call": None}, {})]
+    (row,) = _benchcases.measure_apart(rows, passes=2, extra_passes=1, displace_bytes=100)
+    assert held_during == [0, 100, 200]        # the third pass: the first two disagreed
+    assert row["call"].noisy
+
+
+def test_displacement_is_real_memory_capped_by_what_is_free(monkeypatch):
+    held = _benchcases._displacement(1 << 20)
+    assert held.nbytes == 1 << 20 and (held == 1).all()     # written: backed by pages
+    assert _benchcases._displacement(0) is None
+    free = {"SC_AVPHYS_PAGES": 1024, "SC_PAGE_SIZE": 4096}   # 4 MiB free
+    monkeypatch.setattr(_benchcases.os, "sysconf", lambda name: free[name])
+    assert _benchcases._displacement(1 << 30).nbytes == 1 << 20
+
+
 @pytest.mark.parametrize("shape, dtype", [((100,), np.float32), ((3, 1 << 18), np.float64),
                                           ((1 << 20,), np.float16)])
 def test_placed_arrays_start_in_64_kib_steps_past_a_huge_page_boundary(shape, dtype):

@@ -35,6 +35,7 @@ QUICK_ALLOC = ("leaky_relu", "relu")          # allocating rows too: jax and onn
 QUICK_SIZES = (1 << 16, 1 << 21)    # 256 KB float32: in L2; 8/16 MB: beyond L2
 FULL_SIZES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)   # 64M elements: well beyond the L3
 DEFAULT_SIZES = QUICK_SIZES
+ROW_ARRAYS = 8       # a row's arrays hold at most 7 times its input (row_calls)
 QUICK_GAP = 0.02    # seconds of sleep between runtimes at 2+ threads (see _benchcases.measure)
 
 
@@ -142,11 +143,14 @@ def run(functions=QUICK_FUNCTIONS, sizes=QUICK_SIZES, threads=(1, 2),
     # every size apart, so a slow stretch of the machine has to outlast that
     # to pass for a settled timing (docs/benchmarking.md). The cost: every
     # size's inputs stay alive for the whole run.
+    # Each later pass holds as much memory as one row's arrays may take
+    # (ROW_ARRAYS times the largest input), so it times them on other pages.
     bar = Progress(2 * len(todo), progress)
     timings = measure_apart([row_timing(cases()[name], mode, *data[dtype, size], nthreads, peers)
                              for name, dtype, size, nthreads, mode in todo],
                             budget=budget, step=bar.step,
-                            undecided=lambda i, t: row(i, t).status == "noisy")
+                            undecided=lambda i, t: row(i, t).status == "noisy",
+                            displace_bytes=ROW_ARRAYS * max(x.nbytes for x, _ in data.values()))
     rows = [asdict(row(i, t)) for i, t in enumerate(timings)]
     bar.close()
     return rows

@@ -460,7 +460,8 @@ def measure(calls, budget=0.3, min_rounds=6, max_rounds=200, quiet_gap=0.0):
     return {label: Timing(min(s), not _agree(s)) for label, s in samples.items()}
 
 
-def measure_apart(rows, budget=0.3, passes=2, extra_passes=2, step=None, undecided=None):
+def measure_apart(rows, budget=0.3, passes=2, extra_passes=2, step=None, undecided=None,
+                  displace_bytes=0):
     """Time several rows, each in `passes` passes over all of them; one {label: Timing} per row.
 
     `rows` holds (label, make_calls, options): `make_calls()` builds a row's
@@ -473,24 +474,43 @@ def measure_apart(rows, budget=0.3, passes=2, extra_passes=2, step=None, undecid
     disagree. `undecided(i, timings)`, if given, narrows the extra passes to
     the rows whose unsettled calls matter (a verdict that noise could flip).
     `step(label)` is called before each row's pass (a progress bar).
+
+    Pass k > 0 runs while k * `displace_bytes` of memory are held, so that its
+    arrays do not land on the physical pages the last pass freed (Linux hands
+    freed pages out again first): each pass samples another placement, and
+    a row whose speed depends on it comes out noisy (docs/benchmarking.md).
+    The memory held is capped at a quarter of what is available.
     """
     if undecided is None:
         def undecided(i, timings):
             return any(t.noisy for t in timings.values())
     found = [[] for _ in rows]
+    done = itertools.count()
 
     def one_pass(indices):
+        ballast = _displacement(next(done) * displace_bytes)
         for i in indices:
             label, make_calls, options = rows[i]
             if step is not None:
                 step(label)
             found[i].append(measure(make_calls(), budget=budget, **options))
+        del ballast
 
     for _ in range(passes):
         one_pass(range(len(rows)))
     for _ in range(extra_passes):
         one_pass([i for i, timings in enumerate(found) if undecided(i, _settle(timings))])
     return [_settle(timings) for timings in found]
+
+
+def _displacement(nbytes):
+    """`nbytes` of memory written once (so backed by pages), at most a quarter of what is free."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):   # not on every platform
+        free = 0
+    nbytes = min(nbytes, free // 4)
+    return np.ones(nbytes, np.uint8) if nbytes > 0 else None
 
 
 def _settle(passes):
