@@ -24,6 +24,7 @@ import numpy as np
 
 import leakyrelu as lr
 import reference as R
+from leakyrelu import _dispatch
 
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 FLOATS = (F16, F32, F64)
@@ -420,6 +421,19 @@ class KernelProxy:
 
     def __getattr__(self, name):
         return getattr(self._module, name)
+
+
+def on_every_build(compute):
+    """{build: compute()} with each kernel build this CPU supports in use, in turn."""
+    previous = _dispatch.kernels.INSTRUCTION_SET
+    results = {}
+    try:
+        for isa in _dispatch.supported_instruction_sets():
+            _dispatch.use(isa)
+            results[isa] = compute()
+    finally:
+        _dispatch.use(previous)
+    return results
 
 
 def general_path_only(module):

@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 import leakyrelu as lr
 from leakyrelu import _dispatch
 
-from cases import FLOATS, SPECS, assert_same_bits, native_copies
+from cases import FLOATS, SPECS, assert_same_bits, native_copies, on_every_build
 
 ISAS = _dispatch.supported_instruction_sets()
 SENTINEL = 1234.5
@@ -253,14 +253,7 @@ def test_rrelu_training_slopes_are_the_same_on_every_kernel_build(data):
     lower, upper = sorted(draw(st.lists(st.floats(0, 1), min_size=2, max_size=2)))
     kwargs = dict(lower=lower, upper=upper, training=True, seed=draw(st.integers(0, 2**64 - 1)))
     g = np.ones_like(x)
-    results = {}
-    previous = _dispatch.kernels.INSTRUCTION_SET
-    try:
-        for isa in ISAS:
-            _dispatch.use(isa)
-            results[isa] = lr.rrelu(x, **kwargs), lr.rrelu_grad(g, x, **kwargs)
-    finally:
-        _dispatch.use(previous)
+    results = on_every_build(lambda: (lr.rrelu(x, **kwargs), lr.rrelu_grad(g, x, **kwargs)))
     for isa in ISAS[1:]:
         note(f"{ISAS[0]} against {isa}")
         for a, b in zip(results[ISAS[0]], results[isa]):

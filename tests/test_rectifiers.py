@@ -12,7 +12,7 @@ import leakyrelu as lr
 from leakyrelu import _dispatch
 
 import reference as ref
-from cases import assert_same_bits, general_path_only, requires_parallel
+from cases import assert_same_bits, general_path_only, on_every_build, requires_parallel
 
 try:
     from scipy import stats
@@ -566,29 +566,26 @@ def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
 def test_prelu_grad_same_for_every_kernel_build():
     # The AVX-512 build sums in its own loop: the same terms in the same
     # order. Compared before the final rounding, where float32 would hide it.
-    builds = _dispatch.supported_instruction_sets()
-    previous = _dispatch.use(builds[0])
-    try:
-        for dtype in FLOATS:
-            x = sample(dtype, 12000).reshape(3, 4, 1000)  # NaN, infinities, zeros, subnormals
-            g = normal_like(x)
-            x_normal = normal_like(x, seed=2)     # finite sums, sensitive to the order
-            w = np.array([0.1, 0.7, -0.3, 0.0], dtype)
-            results = {}
-            for isa in builds:
-                _dispatch.use(isa)
-                kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
-                results[isa] = []
-                for inputs in (x, x_normal):
-                    grad_x = np.empty_like(x)
-                    partial = np.empty((_dispatch.kernels.prelu_grad_blocks(3, 1000), 4))
-                    kernel(g, inputs, grad_x, w, partial, 1)
-                    results[isa] += [grad_x, partial[0]]
-            for isa in builds:
-                for got, first in zip(results[isa], results[builds[0]]):
-                    assert_same_bits(got, first)
-    finally:
-        _dispatch.use(previous)
+    for dtype in FLOATS:
+        x = sample(dtype, 12000).reshape(3, 4, 1000)  # NaN, infinities, zeros, subnormals
+        g = normal_like(x)
+        x_normal = normal_like(x, seed=2)     # finite sums, sensitive to the order
+        w = np.array([0.1, 0.7, -0.3, 0.0], dtype)
+
+        def compute():
+            kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
+            results = []
+            for inputs in (x, x_normal):
+                grad_x = np.empty_like(x)
+                partial = np.empty((_dispatch.kernels.prelu_grad_blocks(3, 1000), 4))
+                kernel(g, inputs, grad_x, w, partial, 1)
+                results += [grad_x, partial[0]]
+            return results
+
+        results = on_every_build(compute)
+        for isa, got in results.items():
+            for a, first in zip(got, next(iter(results.values()))):
+                assert_same_bits(a, first)
 
 
 # ---------------------------------------------------------------- rrelu training
@@ -700,20 +697,12 @@ def test_rrelu_slopes_stay_within_the_bounds(dtype):
 def test_rrelu_training_same_for_every_kernel_build():
     # A seed must give the same slopes on every CPU, so that training is
     # reproducible from one machine to another.
-    builds = _dispatch.supported_instruction_sets()
-    previous = _dispatch.use(builds[0])
-    try:
-        for dtype in FLOATS:
-            x = -np.ones(20_000, dtype)
-            g = np.ones_like(x)
-            slopes = {}
-            for isa in builds:
-                _dispatch.use(isa)
-                slopes[isa] = lr.rrelu_grad(g, x, 0.1, 0.3, training=True, seed=9)
-            for isa in builds:
-                assert_same_bits(slopes[isa], slopes[builds[0]])
-    finally:
-        _dispatch.use(previous)
+    for dtype in FLOATS:
+        x = -np.ones(20_000, dtype)
+        g = np.ones_like(x)
+        slopes = on_every_build(lambda: lr.rrelu_grad(g, x, 0.1, 0.3, training=True, seed=9))
+        for isa, got in slopes.items():
+            assert_same_bits(got, next(iter(slopes.values())))
 
 
 def test_an_unimportable_build_names_its_reason(monkeypatch):

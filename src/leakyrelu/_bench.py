@@ -35,7 +35,7 @@ QUICK_ALLOC = ("leaky_relu", "relu")          # allocating rows too: jax and onn
 QUICK_SIZES = (1 << 16, 1 << 21)    # 256 KB float32: in L2; 8/16 MB: beyond L2
 FULL_SIZES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)   # 64M elements: well beyond the L3
 DEFAULT_SIZES = QUICK_SIZES
-ROW_ARRAYS = 8       # a row's arrays hold at most 7 times its input (row_calls)
+ROW_ARRAYS = 8       # row_calls takes at most 7 times the input; one more for peers' results
 QUICK_GAP = 0.02    # seconds of sleep between runtimes at 2+ threads (see _benchcases.measure)
 
 
