@@ -102,6 +102,14 @@ def allocated_peak(call, *args, **kwargs):
         tracemalloc.stop()
 
 
+def past_a_line(shape, dtype, offset):
+    """Zeros of `shape` whose data starts `offset` elements past a 64-byte cache line."""
+    size = int(np.prod(shape))
+    buffer = np.zeros(size + 64, dtype)
+    start = (-buffer.ctypes.data // buffer.itemsize) % (64 // buffer.itemsize) + offset
+    return buffer[start:start + size].reshape(shape)
+
+
 def unaligned_copy(a):
     """A writeable C-contiguous copy of ``a`` whose data starts one byte past an aligned address."""
     raw = np.zeros(a.nbytes + a.itemsize, np.uint8)

@@ -12,7 +12,8 @@ import leakyrelu as lr
 from leakyrelu import _dispatch
 
 import reference as ref
-from cases import assert_same_bits, general_path_only, on_every_build, requires_parallel
+from cases import (assert_same_bits, general_path_only, on_every_build, past_a_line,
+                   requires_parallel)
 
 try:
     from scipy import stats
@@ -183,10 +184,7 @@ def test_prelu_rows_at_any_alignment(isa, dtype, offset):
     shape = (3, 4, 1000)
     x, w = prelu_data(dtype, shape)
     want = ref.prelu(x, w)
-    size = x.size
-    buffer = np.zeros(size + 64, dtype)
-    start = (-buffer.ctypes.data // buffer.itemsize) % (64 // buffer.itemsize) + offset
-    out = buffer[start:start + size].reshape(shape)
+    out = past_a_line(shape, dtype, offset)
     assert_same_bits(lr.prelu(x, w, out=out), want)
     out[...] = x
     assert_same_bits(lr.prelu(out, w, out=out, num_threads=2), want)
@@ -565,27 +563,36 @@ def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
 
 def test_prelu_grad_same_for_every_kernel_build():
     # The AVX-512 build sums in its own loop: the same terms in the same
-    # order. Compared before the final rounding, where float32 would hide it.
+    # order, its blocks starting at grad_x's first cache line whatever the
+    # run's alignment. Compared before the final rounding, where float32
+    # would hide it; in place too, as grad_x may be x or g.
     for dtype in FLOATS:
-        x = sample(dtype, 12000).reshape(3, 4, 1000)  # NaN, infinities, zeros, subnormals
-        g = normal_like(x)
-        x_normal = normal_like(x, seed=2)     # finite sums, sensitive to the order
         w = np.array([0.1, 0.7, -0.3, 0.0], dtype)
+        for inner in (1000, 40, 33):   # full blocks; runs of one block, with a tail or not
+            shape = (3, 4, inner)
+            x = sample(dtype, 12 * inner).reshape(shape)  # NaN, infinities, zeros, subnormals
+            g = normal_like(x)
+            x_normal = normal_like(x, seed=2)     # finite sums, sensitive to the order
 
-        def compute():
-            kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
-            results = []
-            for inputs in (x, x_normal):
-                grad_x = np.empty_like(x)
-                partial = np.empty((_dispatch.kernels.prelu_grad_blocks(3, 1000), 4))
-                kernel(g, inputs, grad_x, w, partial, 1)
-                results += [grad_x, partial[0]]
-            return results
+            def compute():
+                kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
+                partial = np.empty((_dispatch.kernels.prelu_grad_blocks(3, inner), 4))
+                results = []
+                for offset in range(64 // np.dtype(dtype).itemsize):
+                    for inputs in (x, x_normal):
+                        grad_x = past_a_line(shape, dtype, offset)
+                        kernel(g, inputs, grad_x, w, partial, 1)
+                        results += [grad_x, partial[0].copy()]
+                        grad_x[...] = inputs                    # in place: grad_x is x
+                        kernel(g, grad_x, grad_x, w, partial, 1)
+                        results += [grad_x, partial[0].copy()]
+                return results
 
-        results = on_every_build(compute)
-        for isa, got in results.items():
-            for a, first in zip(got, next(iter(results.values()))):
-                assert_same_bits(a, first)
+            results = on_every_build(compute)
+            first = next(iter(results.values()))
+            for got in results.values():
+                for a, b in zip(got, first, strict=True):
+                    assert_same_bits(a, b)
 
 
 # ---------------------------------------------------------------- rrelu training

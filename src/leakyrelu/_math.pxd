@@ -103,7 +103,9 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     # loads of the pairwise sum (a failed store forward, most of a short run's
     # time), and one sum would make a chain of dependent adds.
     # The AVX-512 build runs the blocks in _prelu_grad.h: the same terms and
-    # order, without the reloads GCC adds after each store for the aliasing.
+    # order, from grad_x's first cache line (so its lanes come out rotated,
+    # which the pairwise sum below does not see), without the reloads GCC
+    # adds after each store for the aliasing.
     cdef double lanes[32]
     cdef double terms[32]
     cdef bint done
@@ -121,13 +123,13 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     tail = (t0 + t1) + (t2 + t3)
     if body == 0:
         return tail
-    for k in range(32):
-        lanes[k] = 0
     if floating is float:
         done = lr_prelu_grad_body_f(x, g, grad_x, body, w, lanes)
     else:
         done = lr_prelu_grad_body_d(x, g, grad_x, body, w, lanes)
     if not done:
+        for k in range(32):
+            lanes[k] = 0
         for j in range(0, body, 32):
             for k in range(32):
                 terms[k] = prelu_weight_term(x[j + k], g[j + k])
