@@ -2,10 +2,21 @@
 #ifndef LEAKYRELU_CPU_H
 #define LEAKYRELU_CPU_H
 
+#include <stddef.h>
+#include <stdint.h>
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <cpuid.h>
 #define LR_CPU_X86 1
 #endif
+
+/* Elements before p reaches a 64-byte cache line (none where p is not even
+ * aligned to its element size). NumPy's arrays of 128 KiB and more start 16
+ * bytes past a line, and vectors that split lines cost the loops time
+ * (docs/performance.md). */
+static inline ptrdiff_t lr_line_head(const void* p, size_t itemsize) {
+    uintptr_t at = (uintptr_t)p;
+    return at % itemsize ? 0 : (ptrdiff_t)(((64 - at % 64) % 64) / itemsize);
+}
 
 static inline int lr_amd(void) {
 #if defined(LR_CPU_X86)

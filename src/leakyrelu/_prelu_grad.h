@@ -4,10 +4,9 @@
  * rounded to x's dtype, then widened), each over every 32nd element in
  * ascending order, as in that loop.
  *
- * The blocks start at grad_x's first 64-byte boundary: NumPy's large arrays
- * start 16 bytes past one, and vectors that split cache lines cost this loop
- * up to a fifth of its time (docs/performance.md). The elements before that
- * boundary and after the last full block are masked blocks. So the sums come
+ * The blocks start at grad_x's first cache line (lr_line_head): vectors that
+ * split lines cost this loop 15-40% of its time (docs/performance.md). The
+ * elements before that line and after the last full block are masked blocks. So the sums come
  * out rotated: lanes[k] sums the elements j with (j - head) % 32 == k. The
  * caller's pairwise sum (k + 16, then k + 8, ...) gives the same bits for
  * any rotation of the 32 sums: each step's pairs are a rotation of the
@@ -20,6 +19,7 @@
 #define LEAKYRELU_PRELU_GRAD_H
 #include <stddef.h>
 #include <stdint.h>
+#include "_cpu.h"
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
@@ -30,13 +30,6 @@
 /* The 32 partial sums as four vectors, s[i] lane j holding the sum of the
  * elements at block position 8 * i + j. */
 typedef struct { __m512d s[4]; } lr_lanes32;
-
-/* Elements before grad_x's first 64-byte boundary (none if grad_x is not
- * even aligned to its element size). */
-static inline ptrdiff_t lr_head(const void* grad_x, size_t itemsize) {
-    uintptr_t at = (uintptr_t)grad_x;
-    return at % itemsize ? 0 : (ptrdiff_t)(((64 - at % 64) % 64) / itemsize);
-}
 
 static inline lr_lanes32 lr_zero_lanes(void) {
     lr_lanes32 v;
@@ -83,7 +76,7 @@ static inline void lr_prelu_grad_part32_f(const float* x, const float* g, float*
 
 static inline int lr_prelu_grad_body_f(const float* x, const float* g, float* grad_x,
                                        ptrdiff_t body, float w, double* lanes) {
-    ptrdiff_t head = lr_head(grad_x, sizeof(float)), j = head;
+    ptrdiff_t head = lr_line_head(grad_x, sizeof(float)), j = head;
     __m512 wv = _mm512_set1_ps(w);
     lr_lanes32 sums = lr_zero_lanes();
     __m512d t0, t1, t2, t3;
@@ -129,7 +122,7 @@ static inline void lr_prelu_grad_part32_d(const double* x, const double* g, doub
 
 static inline int lr_prelu_grad_body_d(const double* x, const double* g, double* grad_x,
                                        ptrdiff_t body, double w, double* lanes) {
-    ptrdiff_t head = lr_head(grad_x, sizeof(double)), j = head;
+    ptrdiff_t head = lr_line_head(grad_x, sizeof(double)), j = head;
     __m512d wv = _mm512_set1_pd(w);
     lr_lanes32 sums = lr_zero_lanes();
     __m512d t0, t1, t2, t3;
