@@ -16,6 +16,9 @@ cdef extern from "_prelu_grad.h":
     bint lr_prelu_grad_body_d(const double* x, const double* g, double* grad_x,
                               Py_ssize_t body, double w, double* lanes) noexcept nogil
 
+cdef extern from "_rrelu_grad.h":
+    const uint32_t LR_MIX_MUL1, LR_MIX_MUL2
+
 cdef extern from "_vexp.h":
     float lr_expm1_f(float x) noexcept nogil
     float lr_scaled_exp_f(float x, float m) noexcept nogil
@@ -160,9 +163,9 @@ cdef enum:
 cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
     # A bijective 32-bit finaliser with full avalanche.
     h ^= h >> 16
-    h *= 0x7feb352du
+    h *= LR_MIX_MUL1
     h ^= h >> 15
-    h *= 0x846ca68bu
+    h *= LR_MIX_MUL2
     h ^= h >> 16
     return h
 
@@ -170,10 +173,10 @@ cdef inline uint32_t rrelu_hash(uint32_t h, uint32_t key1_high) noexcept nogil:
     # mix32 after its first xor-shift and before its last, with key1 ^ the
     # element number's high word (key1_high, one value per run) entering
     # halfway, so that two seeds' streams are not re-orderings of each other.
-    h *= 0x7feb352du
+    h *= LR_MIX_MUL1
     h ^= key1_high
     h ^= h >> 15
-    h *= 0x846ca68bu
+    h *= LR_MIX_MUL2
     return h
 
 # The last xor-shift, h ^ (h >> 16), leaves the high half as it is.

@@ -20,12 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "_cpu.h"
+#include "_leaky_grad.h"
 #if defined(__AVX512F__)
 #include <immintrin.h>
-
-/* fixupimm's table: where x is a NaN (quiet or signalling) the result is x
- * itself, bit for bit; every other class keeps the computed value. */
-#define LR_NAN_IS_X 0x11
 
 /* The 32 partial sums as four vectors, s[i] lane j holding the sum of the
  * elements at block position 8 * i + j. */
@@ -50,13 +47,12 @@ static inline void lr_add_lanes(lr_lanes32* v, __m512d t0, __m512d t1, __m512d t
 
 static inline __m512 lr_prelu_grad16_f(__m512 x, __m512 g, __m512 w, __m512d* lo,
                                        __m512d* hi) {
-    __mmask16 rest = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NGT_UQ);
+    __mmask16 rest = lr_sloped_f(x);
     __m512 product = _mm512_mul_ps(x, g);
     *lo = _mm512_maskz_cvtps_pd((__mmask8)rest, _mm512_castps512_ps256(product));
     __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(product), 1));
     *hi = _mm512_maskz_cvtps_pd((__mmask8)(rest >> 8), upper);
-    __m512 grad = _mm512_mask_mul_ps(g, rest, g, w);
-    return _mm512_fixupimm_ps(grad, x, _mm512_set1_epi32(LR_NAN_IS_X), 0);
+    return lr_leaky_grad_f(g, x, rest, w);
 }
 
 /* One block at x[0..32) with only the elements in keep; the others are
