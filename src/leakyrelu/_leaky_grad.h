@@ -1,4 +1,4 @@
-/* leaky_relu_grad on 16 floats in AVX-512 registers, as _math.pxd's
+/* leaky_relu_grad on a vector of 16 floats or 8 doubles in AVX-512 registers, as _math.pxd's
  * leaky_relu_grad gives it: x > 0 ? g : g * slope, and x itself where x is
  * a NaN. For the hand-written blocks of prelu_grad and rrelu's gradient;
  * GCC's loops spend a compare and a blend on the NaN, this one instruction. */
@@ -19,6 +19,15 @@ static inline __mmask16 lr_sloped_f(__m512 x) {
 static inline __m512 lr_leaky_grad_f(__m512 g, __m512 x, __mmask16 sloped, __m512 slope) {
     __m512 grad = _mm512_mask_mul_ps(g, sloped, g, slope);
     return _mm512_fixupimm_ps(grad, x, _mm512_set1_epi32(LR_NAN_IS_X), 0);
+}
+
+static inline __mmask8 lr_sloped_d(__m512d x) {
+    return _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_NGT_UQ);
+}
+
+static inline __m512d lr_leaky_grad_d(__m512d g, __m512d x, __mmask8 sloped, __m512d slope) {
+    __m512d grad = _mm512_mask_mul_pd(g, sloped, g, slope);
+    return _mm512_fixupimm_pd(grad, x, _mm512_set1_epi64(LR_NAN_IS_X), 0);
 }
 #endif
 #endif

@@ -18,6 +18,7 @@ cdef extern from "_prelu_grad.h":
 
 cdef extern from "_rrelu_grad.h":
     const uint32_t LR_MIX_MUL1, LR_MIX_MUL2
+    enum: RRELU_HALF "LR_RRELU_HALF"
 
 cdef extern from "_vexp.h":
     float lr_expm1_f(float x) noexcept nogil
@@ -158,8 +159,7 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
 # One hash gives two elements 16 random bits each: in each block of
 # 2 * RRELU_HALF elements (numbered from a multiple of it), hash k of the
 # block serves elements k and RRELU_HALF + k, with its low and its high half.
-cdef enum:
-    RRELU_HALF = 64
+# (RRELU_HALF, 64, is defined in _rrelu_grad.h, whose blocks share it.)
 cdef inline uint32_t mix32(uint32_t h) noexcept nogil:
     # A bijective 32-bit finaliser with full avalanche.
     h ^= h >> 16

@@ -6,11 +6,12 @@
  *
  * The blocks start at grad_x's first cache line (lr_line_head): vectors that
  * split lines cost this loop 15-40% of its time (docs/performance.md). The
- * elements before that line and after the last full block are masked blocks. So the sums come
- * out rotated: lanes[k] sums the elements j with (j - head) % 32 == k. The
- * caller's pairwise sum (k + 16, then k + 8, ...) gives the same bits for
- * any rotation of the 32 sums: each step's pairs are a rotation of the
- * step before's, with at most the two operands of an add swapped.
+ * elements before that line and after the last full block are masked
+ * blocks. So the sums come out rotated: lanes[k] sums the elements j with
+ * (j - head) % 32 == k. The caller's pairwise sum (k + 16, then k + 8, ...)
+ * gives the same bits for any rotation of the 32 sums: each step's pairs are
+ * a rotation of the step before's, with at most the two operands of an add
+ * swapped.
  *
  * Every element of a block is loaded before any is stored, so grad_x may be
  * x or g itself (GCC's loop reloaded the inputs after each store for that).
@@ -97,10 +98,9 @@ static inline int lr_prelu_grad_body_f(const float* x, const float* g, float* gr
 }
 
 static inline __m512d lr_prelu_grad8_d(__m512d x, __m512d g, __m512d w, __m512d* term) {
-    __mmask8 rest = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_NGT_UQ);
+    __mmask8 rest = lr_sloped_d(x);
     *term = _mm512_maskz_mul_pd(rest, x, g);
-    __m512d grad = _mm512_mask_mul_pd(g, rest, g, w);
-    return _mm512_fixupimm_pd(grad, x, _mm512_set1_epi64(LR_NAN_IS_X), 0);
+    return lr_leaky_grad_d(g, x, rest, w);
 }
 
 static inline void lr_prelu_grad_part32_d(const double* x, const double* g, double* grad_x,

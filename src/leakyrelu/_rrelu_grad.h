@@ -1,4 +1,4 @@
-/* rrelu's training gradient on one whole block of 2 * RRELU_HALF (128)
+/* rrelu's training gradient on one whole block of 2 * LR_RRELU_HALF
  * float32 elements in AVX-512: the hashes, slopes and leaky_relu_grad of
  * _math.pxd's rrelu_hash, rrelu_low_bits, rrelu_high_bits,
  * rrelu_grid_slope and leaky_relu_grad, the same bits. GCC's loop for it was
@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include "_leaky_grad.h"
 
+/* Half a block: hash k of a block serves elements k and LR_RRELU_HALF + k. */
+#define LR_RRELU_HALF 64
 /* The hash's multipliers (rrelu_hash, mix32). */
 #define LR_MIX_MUL1 0x7feb352du
 #define LR_MIX_MUL2 0x846ca68bu
@@ -28,7 +30,7 @@ static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* o
                                         uint32_t key1_high, float lower, float step) {
     const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512 lower_v = _mm512_set1_ps(lower), step_v = _mm512_set1_ps(step);
-    for (int k = 0; k < 64; k += 16) {
+    for (int k = 0; k < LR_RRELU_HALF; k += 16) {
         /* Hashes number + k .. number + k + 15, as rrelu_hash. */
         __m512i h = _mm512_add_epi32(_mm512_set1_epi32((int)(number + (uint32_t)k)), lanes);
         h = _mm512_xor_si512(h, _mm512_set1_epi32((int)constant));
@@ -40,11 +42,13 @@ static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* o
         /* (h ^ high) & 0xFFFF in one ternary-logic instruction. */
         __m512i low = _mm512_ternarylogic_epi32(h, high, _mm512_set1_epi32(0xFFFF), 0x28);
         __m512 x0 = _mm512_loadu_ps(x + k), g0 = _mm512_loadu_ps(g + k);
-        __m512 x1 = _mm512_loadu_ps(x + 64 + k), g1 = _mm512_loadu_ps(g + 64 + k);
+        __m512 x1 = _mm512_loadu_ps(x + LR_RRELU_HALF + k);
+        __m512 g1 = _mm512_loadu_ps(g + LR_RRELU_HALF + k);
         _mm512_storeu_ps(out + k, lr_leaky_grad_f(g0, x0, lr_sloped_f(x0),
                                                   lr_grid_slope_f(low, lower_v, step_v)));
-        _mm512_storeu_ps(out + 64 + k, lr_leaky_grad_f(g1, x1, lr_sloped_f(x1),
-                                                       lr_grid_slope_f(high, lower_v, step_v)));
+        _mm512_storeu_ps(out + LR_RRELU_HALF + k,
+                         lr_leaky_grad_f(g1, x1, lr_sloped_f(x1),
+                                         lr_grid_slope_f(high, lower_v, step_v)));
     }
     return 1;
 }
