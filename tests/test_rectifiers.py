@@ -540,12 +540,14 @@ def test_prelu_one_weight_fast_path_matches_the_general_path(isa, monkeypatch, d
             assert general[2].shape == weight.shape
 
 
-# channels first with a long inner run, and channels last.
-PRELU_LARGE = [((3, 4, 25000), 1), ((10000, 30), -1)]
+# channels first with a long inner run, with short ones (two rows to a summed
+# block; two threads split a group of rows), and channels last.
+PRELU_LARGE = [((3, 4, 25000), 1), ((65, 5, 1000), 1), ((10000, 30), -1)]
 
 
 @requires_parallel
-@pytest.mark.parametrize("shape,axis", PRELU_LARGE, ids=["channels_first", "channels_last"])
+@pytest.mark.parametrize("shape,axis", PRELU_LARGE,
+                         ids=["channels_first", "short_rows", "channels_last"])
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
     x = finite_sample(dtype, shape)
