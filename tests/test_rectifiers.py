@@ -541,13 +541,14 @@ def test_prelu_one_weight_fast_path_matches_the_general_path(isa, monkeypatch, d
 
 
 # channels first with a long inner run, with short ones (two rows to a summed
-# block; two threads split a group of rows), and channels last.
-PRELU_LARGE = [((3, 4, 25000), 1), ((65, 5, 1000), 1), ((10000, 30), -1)]
+# block; two threads split a group of rows), with rows of whole blocks (taken
+# as one span of channels; three threads split a span), and channels last.
+PRELU_LARGE = [((3, 4, 25000), 1), ((65, 5, 1000), 1), ((33, 7, 64), 1), ((10000, 30), -1)]
 
 
 @requires_parallel
 @pytest.mark.parametrize("shape,axis", PRELU_LARGE,
-                         ids=["channels_first", "short_rows", "channels_last"])
+                         ids=["channels_first", "short_rows", "whole_block_rows", "channels_last"])
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
     x = finite_sample(dtype, shape)
@@ -570,7 +571,9 @@ def test_prelu_grad_same_for_every_kernel_build():
     # would hide it; in place too, as grad_x may be x or g.
     for dtype in FLOATS:
         w = np.array([0.1, 0.7, -0.3, 0.0], dtype)
-        for inner in (1000, 40, 33):   # full blocks; runs of one block, with a tail or not
+        # full blocks; runs of one block, with a tail or not; runs of whole
+        # blocks, taken in one pass, with blocks across the runs' ends
+        for inner in (1000, 40, 33, 32, 96):
             shape = (3, 4, inner)
             x = sample(dtype, 12 * inner).reshape(shape)  # NaN, infinities, zeros, subnormals
             g = normal_like(x)

@@ -11,10 +11,10 @@ from cython cimport floating
 from libc.math cimport nextafter, nextafterf
 
 cdef extern from "_prelu_grad.h":
-    bint lr_prelu_grad_body_f(const float* x, const float* g, float* grad_x, Py_ssize_t body,
-                              float w, double* lanes) noexcept nogil
-    bint lr_prelu_grad_body_d(const double* x, const double* g, double* grad_x,
-                              Py_ssize_t body, double w, double* lanes) noexcept nogil
+    bint lr_prelu_grad_runs_f(const float* x, const float* g, float* grad_x, Py_ssize_t n,
+                              Py_ssize_t count, const float* weight, double* sums) noexcept nogil
+    bint lr_prelu_grad_runs_d(const double* x, const double* g, double* grad_x, Py_ssize_t n,
+                              Py_ssize_t count, const double* weight, double* sums) noexcept nogil
 
 cdef extern from "_rrelu_grad.h":
     const uint32_t LR_MIX_MUL1, LR_MIX_MUL2
@@ -108,11 +108,11 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     # time), and one sum would make a chain of dependent adds.
     # The AVX-512 build runs the blocks in _prelu_grad.h: the same terms and
     # order, from grad_x's first cache line (so its lanes come out rotated,
-    # which the pairwise sum below does not see), without the reloads GCC
-    # adds after each store for the aliasing.
+    # which the pairwise sum does not see), without the reloads GCC adds
+    # after each store for the aliasing, and the pairwise sum in registers.
     cdef double lanes[32]
     cdef double terms[32]
-    cdef bint done
+    cdef double blocks
     cdef double t0 = 0, t1 = 0, t2 = 0, t3 = 0, tail
     cdef Py_ssize_t j, k, body = n - n % 32
     for j in range(body, n - 3, 4):
@@ -127,20 +127,22 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     tail = (t0 + t1) + (t2 + t3)
     if body == 0:
         return tail
+    blocks = 0
     if floating is float:
-        done = lr_prelu_grad_body_f(x, g, grad_x, body, w, lanes)
+        if lr_prelu_grad_runs_f(x, g, grad_x, body, 1, &w, &blocks):
+            return blocks + tail
     else:
-        done = lr_prelu_grad_body_d(x, g, grad_x, body, w, lanes)
-    if not done:
+        if lr_prelu_grad_runs_d(x, g, grad_x, body, 1, &w, &blocks):
+            return blocks + tail
+    for k in range(32):
+        lanes[k] = 0
+    for j in range(0, body, 32):
         for k in range(32):
-            lanes[k] = 0
-        for j in range(0, body, 32):
-            for k in range(32):
-                terms[k] = prelu_weight_term(x[j + k], g[j + k])
-            for k in range(32):
-                lanes[k] += terms[k]
-            for k in range(32):
-                grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
+            terms[k] = prelu_weight_term(x[j + k], g[j + k])
+        for k in range(32):
+            lanes[k] += terms[k]
+        for k in range(32):
+            grad_x[j + k] = leaky_relu_grad(g[j + k], x[j + k], w)
     # Pairwise, in a fixed order; constant trip counts let GCC keep it in registers.
     for k in range(16):
         lanes[k] = lanes[k] + lanes[k + 16]
@@ -151,6 +153,24 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     for k in range(2):
         lanes[k] = lanes[k] + lanes[k + 2]
     return (lanes[0] + lanes[1]) + tail
+
+cdef inline void prelu_grad_runs(const floating* x, const floating* g, floating* grad_x,
+                                 Py_ssize_t n, Py_ssize_t count, const floating* weight,
+                                 double* sums) noexcept nogil:
+    # count runs of n elements one after another, run k with weight[k]:
+    # sums[k] += prelu_grad_run's sum of run k. With n a multiple of 32 the
+    # AVX-512 build takes them in one pass, the same sums (_prelu_grad.h);
+    # the runs' tails are then empty, and adding +0.0 changes no sum.
+    cdef Py_ssize_t k
+    if n % 32 == 0:
+        if floating is float:
+            if lr_prelu_grad_runs_f(x, g, grad_x, n, count, weight, sums):
+                return
+        else:
+            if lr_prelu_grad_runs_d(x, g, grad_x, n, count, weight, sums):
+                return
+    for k in range(count):
+        sums[k] = sums[k] + prelu_grad_run(x + k * n, g + k * n, grad_x + k * n, n, weight[k])
 
 
 # rrelu in training draws each element's slope from U(lower, upper) with a
