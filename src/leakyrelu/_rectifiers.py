@@ -377,7 +377,9 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     target = result
     if not (result.dtype == work and result.flags.c_contiguous and result.flags.aligned):
         target = np.empty(result.shape, work)
-    g, x = [_readable(a, work, target) for a in (g, x)]
+    # Not a comprehension: its closure made cells of work and target in
+    # every call, the fast path's too (0.08 us).
+    g, x = _readable(g, work, target), _readable(x, work, target)
     layout = _channel_layout(x.shape, channel, plan.weight.shape[0])
     kernels = _dispatch.kernels
     partial = np.empty((kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
