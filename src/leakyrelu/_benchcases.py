@@ -84,7 +84,13 @@ class Case:
 
 
 def _prelu_shape(n):
-    return (max(n // (PRELU_CHANNELS * 1024), 1), PRELU_CHANNELS, min(n // PRELU_CHANNELS, 1024))
+    # NCHW: (outer, PRELU_CHANNELS, inner), rows of at most 1024 elements.
+    if n % PRELU_CHANNELS:
+        raise ValueError(f"prelu's rows need a size that is a multiple of {PRELU_CHANNELS}, "
+                         f"not {n}")
+    per_channel = n // PRELU_CHANNELS
+    inner = next(d for d in range(min(per_channel, 1024), 0, -1) if per_channel % d == 0)
+    return (per_channel // inner, PRELU_CHANNELS, inner)
 
 
 @functools.cache
