@@ -52,8 +52,8 @@ LR_INLINE lr_lanes32 lr_add_lanes(lr_lanes32 v, lr_lanes32 t) {
     return sum;
 }
 
-/* The terms at the block positions in `where` only: the same sums, as the
- * others would add +0.0. */
+/* Only the terms at the block positions in `where` (a block across two
+ * runs gives each run its own). */
 LR_INLINE __m512d lr_add_where(__m512d v, __m512d t, uint32_t where) {
     return _mm512_mask_add_pd(v, (__mmask8)where, v, t);
 }
