@@ -253,7 +253,9 @@ def test_show_config_says_how_bfloat16_is_rounded(capsys):
 def test_a_region_runs_the_team_asked_for():
     kernels = _dispatch.kernels
     x = np.ones(2**22, np.float32)
-    for threads, team in ((1, 1), (2, 2), (1024, int(_threads.STATE[_threads.CAP]))):
+    cap = int(_threads.STATE[_threads.CAP])
+    # Any positive int is taken, and capped at the CPUs this process may use.
+    for threads, team in ((1, 1), (2, 2), (1024, cap), (10**9, cap), (np.int64(4096), cap)):
         lr.leaky_relu(x, num_threads=threads)
         assert kernels.last_team_size() == team, threads
         lr.prelu(x.reshape(4, 4, -1), np.ones(4, np.float32), num_threads=threads)

@@ -161,16 +161,20 @@ def check_branch_visible(flag, name, slope, slope_name):
 
 
 def check_threads(num_threads):
-    """``None`` (OpenMP's default, passed to the kernels as 0) or a positive int."""
+    """``None`` (OpenMP's default, passed to the kernels as 0) or a positive int.
+
+    Any positive int is taken; the kernels cap their teams at the CPUs this
+    process may use, so a count beyond MAX_THREADS is MAX_THREADS.
+    """
     if num_threads is None:
         return 0
     if type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
         return num_threads
     if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, numbers.Integral):
         raise TypeError(f"num_threads must be an int or None, not {type(num_threads).__name__}")
-    if not 1 <= num_threads <= MAX_THREADS:
-        raise ValueError(f"num_threads must be between 1 and {MAX_THREADS}, got {num_threads}")
-    return int(num_threads)
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be a positive int, got {num_threads}")
+    return min(int(num_threads), MAX_THREADS)
 
 
 class Call:
