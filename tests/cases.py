@@ -423,7 +423,7 @@ class KernelProxy:
         wrap_fast = wrap_fast or wrap_loop
         self._module = module
         self.LOOPS = {k: wrap_loop(v) for k, v in module.LOOPS.items()}
-        self.PRELU_GRAD = {k: wrap_loop(v) for k, v in module.PRELU_GRAD.items()}
+        self.prelu_grad_any = wrap_loop(module.prelu_grad_any)
         for name in self.FAST:
             setattr(self, name, wrap_fast(getattr(module, name)))
 

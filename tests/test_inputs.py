@@ -10,8 +10,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from cases import (BY_NAME, F16, F32, F64, SPECS, KernelProxy, assert_same_bits,
-                   general_path_only, inputs, sample)
+from cases import (BY_NAME, F16, F32, F64, SPECS, KernelProxy, allocated_peak,
+                   assert_same_bits, general_path_only, inputs, sample)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -283,17 +283,22 @@ def test_bfloat16_exponential_family_within_one_rounding():
         assert np.all(np.abs(ours - exact) <= bf16_ulp), name
 
 
-def test_float16_gradient_needs_no_staging():
+@pytest.mark.parametrize("dtype", [F16] + ([BF16] if BF16 is not None else []),
+                         ids=lambda d: d.name)
+def test_half_gradient_needs_no_staging(dtype):
     n = 4 * 2**20
-    x = np.random.default_rng(7).standard_normal(n).astype(np.float16)
+    x = np.random.default_rng(7).standard_normal(n).astype(dtype)
     g, out = x.copy(), np.empty_like(x)
+    # prelu_grad as (64, 16, 4096), one weight per channel: its partial sums are 16 KB
+    g4, x4, out4 = (a.reshape(64, 16, -1) for a in (g, x, out))
+    w = np.linspace(0.1, 0.4, 16).astype(dtype)
     for call in (lambda: lr.leaky_relu_grad(g, x, 0.1, out=out),
                  lambda: lr.elu_grad(g[::2], x[::2], out=out[::2]),
-                 lambda: lr.leaky_relu(x[::-1], out=out)):
-        tracemalloc.start()
-        call()
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+                 lambda: lr.leaky_relu(x[::-1], out=out),
+                 lambda: lr.prelu_grad(g4, x4, w, out=out4),
+                 lambda: lr.prelu_grad(g4[:, :, ::2], x4[:, :, ::2], w, out=x4[:, :, ::2]),
+                 lambda: lr.prelu_grad(g4[::-1], x4, w, out=x4, num_threads=2)):
+        peak = allocated_peak(call)
         assert peak < 0.05 * x.nbytes, peak
 
 
@@ -562,7 +567,7 @@ def test_fast_and_general_paths_accept_the_same_calls_and_agree(spec, data):
 def test_plain_calls_never_reach_the_general_loops(spec, monkeypatch):
     # Plain contiguous arrays, float parameters and any valid num_threads are
     # the fast entry points' to take whole: the general loops (LOOPS,
-    # PRELU_GRAD) must not be called. (num_threads > 1, rrelu in training and
+    # prelu_grad_any) must not be called. (num_threads > 1, rrelu in training and
     # prelu_grad once went the general way, at two to three times the cost.)
     general = []
 

@@ -274,3 +274,46 @@ def test_rrelu_training_slopes_are_the_same_on_every_kernel_build(data):
         note(f"{ISAS[0]} against {isa}")
         for a, b in zip(results[ISAS[0]], results[isa]):
             assert_same_bits(b, a)
+
+
+@given(data=st.data())
+def test_prelu_grad_on_any_layout_has_the_contiguous_bits(data):
+    # Strided, reversed, transposed and half-precision calls walk the blocks
+    # of the contiguous kernels, gathered into blocks of the compute type:
+    # grad_x and the weight gradient have the bits the same values give as
+    # C-ordered arrays of the compute type (float32 for the halves, whose
+    # results are rounded once). Runs of up to 80 elements reach the
+    # hand-written AVX-512 blocks; out may be strided, fresh or an input.
+    draw = data.draw
+    dtype = draw(st.sampled_from([np.dtype(np.float16), np.dtype(np.float32),
+                                  np.dtype(np.float64)]), label="dtype")
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=80)
+                 .filter(lambda s: np.prod(s) <= 20000), label="shape")
+    axis = draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    arrays = []
+    for role in ("grad_output", "x"):
+        values = draw(hnp.arrays(dtype, shape, elements=elements(dtype)), label=role)
+        arrays.append(Placed(values, dtype, *draw(placement(shape))).array)
+    weight = draw(hnp.arrays(dtype, shape[axis], elements=weights(dtype)), label="weight")
+    choice = draw(st.sampled_from(["none", "strided", "grad_output", "x"]), label="out")
+    out = {"none": None, "grad_output": arrays[0], "x": arrays[1],
+           "strided": Placed(np.zeros(shape, dtype), dtype, *draw(placement(shape))).array}[choice]
+    threads = draw(st.sampled_from([1, 2, 3]), label="num_threads")
+    work = np.float32 if dtype.itemsize == 2 else dtype
+    g, x = (np.ascontiguousarray(a, dtype=work) for a in arrays)
+    want_x, want_w = lr.prelu_grad(g, x, weight.astype(work), axis=axis, num_threads=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want_x = want_x.astype(dtype)
+    got_x, got_w = lr.prelu_grad(*arrays, weight, axis=axis, out=out, num_threads=threads)
+    assert_same_bits(got_x, want_x)
+    # Arrays all in Fortran order are walked as their C-ordered transposes:
+    # the same blocks of other elements.
+    transposed = all(a.flags.f_contiguous and not a.flags.c_contiguous
+                     for a in arrays + ([] if out is None else [out]))
+    event("transposed" if transposed else "C-order walk")
+    if dtype.itemsize == 2:   # want_w was rounded to float32 before float16
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.testing.assert_allclose(got_w.astype(np.float64), want_w.astype(dtype),
+                                       rtol=2**-10, atol=0)
+    elif not transposed:
+        assert_same_bits(got_w, want_w)

@@ -111,7 +111,8 @@ def use_memory_bound_loops(isa):
 
 
 #: The kernel module every public function calls: its explicit tables are
-#: ``KERNELS`` (elementwise kernel names, by id), ``LOOPS`` (the general
-#: strided loop per storage dtype) and ``PRELU_GRAD``, beside the fast entry
-#: points ``fast_unary``, ``fast_binary``, ``fast_prelu`` and ``fast_prelu_grad``.
+#: ``KERNELS`` (elementwise kernel names, by id) and ``LOOPS`` (the general
+#: strided loop per storage dtype), beside prelu_grad's general ``prelu_grad_any``
+#: and the fast entry points ``fast_unary``, ``fast_binary``, ``fast_prelu`` and
+#: ``fast_prelu_grad``.
 kernels = _initial()

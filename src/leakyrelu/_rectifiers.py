@@ -252,14 +252,48 @@ def _as_c_order(arrays, out, axis):
     return arrays, out, axis, False
 
 
-def _readable(a, work, target):
-    """``a`` as an aligned C-ordered array of dtype ``work`` that ``target`` cannot overwrite
-    other than element for element."""
-    if (a.dtype == work and a.flags.c_contiguous and a.flags.aligned
-            and (not np.may_share_memory(a, target) or a.ctypes.data == target.ctypes.data)):
+def _readable(a, target):
+    """``a``, or a copy where it is unaligned or overlaps ``target`` other than
+    element for element (as NumPy reads such inputs)."""
+    if a.flags.aligned and (not np.may_share_memory(a, target)
+                            or (a.ctypes.data == target.ctypes.data
+                                and a.strides == target.strides)):
         return a
-    b = np.ascontiguousarray(a, dtype=work)
-    return b.copy() if b is a else b
+    return a.copy()
+
+
+def _channel_walk(arrays, channel):
+    """The (4, ndim) layout ``prelu_grad_any`` walks for same-shape ``arrays``
+    (the shape, then each array's element strides) and the channel axis in it.
+
+    Axes of length 1 are dropped and neighbours that step through every
+    array's memory as one are merged, on each side of the channel axis, so
+    that the runs are long. One weight for all (``channel`` None) walks the
+    arrays after a channel axis of length 1.
+    """
+    shape = arrays[0].shape
+    strides = [tuple(s // a.itemsize for s in a.strides) for a in arrays]
+    if channel is None:
+        shape, channel = (1,) + shape, 0
+        strides = [(0,) + s for s in strides]
+    axes = [(length, [s[d] for s in strides]) for d, length in enumerate(shape)]
+
+    def merged(side):
+        kept = []   # innermost first
+        for length, steps in reversed(side):
+            if length == 1:
+                continue
+            if kept and all(s == t * kept[-1][0] for s, t in zip(steps, kept[-1][1])):
+                kept[-1] = (kept[-1][0] * length, kept[-1][1])
+            else:
+                kept.append((length, steps))
+        return kept[::-1]
+
+    outer = merged(axes[:channel])
+    walk = outer + [axes[channel]] + merged(axes[channel + 1:])
+    layout = np.array([[length for length, _ in walk]]
+                      + [[steps[k] for _, steps in walk] for k in range(len(arrays))], np.intp)
+    return layout, len(outer)
 
 
 def _broadcast_weight(plan, shape):
@@ -372,25 +406,24 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     (g, x), result, channel, transposed = _as_c_order([g, x], result, channel)
     if result is None:
         result = np.empty(x.shape, call.dtype)
-    # The kernel reads and writes C-ordered arrays of the compute dtype; it
-    # sums each block before writing it, so grad_x may be g or x itself.
     target = result
-    if not (result.dtype == work and result.flags.c_contiguous and result.flags.aligned):
-        target = np.empty(result.shape, work)
-    # Not a comprehension: its closure made cells of work and target in
-    # every call, the fast path's too (0.06 us).
-    g, x = _readable(g, work, target), _readable(x, work, target)
-    layout = _channel_layout(x.shape, channel, plan.weight.shape[0])
+    if not (result.dtype.isnative and result.flags.aligned):
+        target = np.empty(result.shape, result.dtype.newbyteorder("="))
+    # The kernel reads each block before writing it, so grad_x may be g or x
+    # itself; an input that overlaps it any other way is read from a copy.
+    # Not a comprehension: its closure made cells of target in every call,
+    # the fast path's too (0.06 us).
+    g, x = _readable(g, target), _readable(x, target)
+    layout, channel = _channel_walk((g, x, target), None if plan.channel is None else channel)
     kernels = _dispatch.kernels
-    partial = np.empty((kernels.prelu_grad_blocks(layout[0], layout[2]), layout[1]))
+    outer, inner = math.prod(layout[0, :channel]), math.prod(layout[0, channel + 1:])
+    partial = np.empty((kernels.prelu_grad_blocks(outer, inner), layout[0, channel]))
     weight = np.ascontiguousarray(plan.weight, dtype=work)
     if np.may_share_memory(weight, target):
         weight = weight.copy()  # read throughout: never from what is written
-    kernels.PRELU_GRAD[work.char](g.reshape(layout), x.reshape(layout), target.reshape(layout),
-                                  weight, partial, call.threads)
+    kernels.prelu_grad_any(g, x, target, layout, channel, weight, partial, call.threads)
     if target is not result:
-        with np.errstate(over="ignore", invalid="ignore"):  # rounding to half: inf, NaN
-            np.copyto(result, target, casting="unsafe")
+        np.copyto(result, target)
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN sums, like the kernels
         grad_weight = partial[0].astype(call.dtype).reshape(plan.shape)  # summed by the kernel
     if call.out is None and transposed:
@@ -464,7 +497,7 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
         counter-based generator keyed on (seed, element index in C order),
         so a seed gives the same result for any `num_threads` and memory
         layout, and :func:`rrelu_grad` regenerates them instead of storing
-        them. (Input that is not C-contiguous goes through a C-ordered copy.)
+        them. Input in any memory order is numbered in place, without a copy.
         Each slope takes 16 random bits: one of 2**16 evenly spaced values
         from `lower` up to just below `upper`. In training ``upper - lower``
         must be representable in the working dtype, as PyTorch requires.
