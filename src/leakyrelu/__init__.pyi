@@ -1,10 +1,13 @@
 # Type stubs for the public API. The functions are plain Python wrappers
 # around compiled kernels; these stubs give them precise types.
 #
-# Arrays: float16, float32 or float64 ndarrays (anything else raises
-# TypeError at run time). A result has the dtype of its input, which the
-# type variable carries through: relu of a float32 array is a float32 array.
-from typing import Any, Final, TypeAlias, TypeVar
+# Each function has two signatures. Float ndarrays: the result has the
+# dtype of the input, which the type variable carries through (relu of a
+# float32 array is a float32 array). Anything else np.asarray accepts
+# (lists, scalars, integer arrays, bfloat16, subclasses; README, "Accepted
+# inputs"): the result is typed Any, as it may be a NumPy scalar, a matrix
+# or a masked array, and its dtype follows NumPy's promotion.
+from typing import Any, Final, TypeAlias, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -30,9 +33,15 @@ SELU_SCALE: Final[float]
 def show_config() -> None: ...
 
 # Piecewise-linear family
+@overload
 def relu(
     x: _Array[_F], *, out: _Array[_F] | None = ..., num_threads: int | None = ...
 ) -> _Array[_F]: ...
+@overload
+def relu(
+    x: npt.ArrayLike, *, out: npt.NDArray[Any] | None = ..., num_threads: int | None = ...
+) -> Any: ...
+@overload
 def relu_grad(
     grad_output: _Array[_F],
     x: _Array[_F],
@@ -41,6 +50,16 @@ def relu_grad(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def relu_grad(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    *,
+    from_output: bool = ...,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def leaky_relu(
     x: _Array[_F],
     alpha: _Real = ...,
@@ -48,6 +67,15 @@ def leaky_relu(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def leaky_relu(
+    x: npt.ArrayLike,
+    alpha: _Real = ...,
+    *,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def leaky_relu_grad(
     grad_output: _Array[_F],
     x: _Array[_F],
@@ -57,6 +85,17 @@ def leaky_relu_grad(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def leaky_relu_grad(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    alpha: _Real = ...,
+    *,
+    from_output: bool = ...,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def prelu(
     x: _Array[_F],
     weight: _Real | _Array[_F],
@@ -65,6 +104,16 @@ def prelu(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def prelu(
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    axis: _Axis = ...,
+    *,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def prelu_grad(
     grad_output: _Array[_F],
     x: _Array[_F],
@@ -74,6 +123,17 @@ def prelu_grad(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> tuple[_Array[_F], _Array[_F]]: ...
+@overload
+def prelu_grad(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    axis: _Axis = ...,
+    *,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> tuple[Any, np.ndarray[Any, Any]]: ...
+@overload
 def rrelu(
     x: _Array[_F],
     lower: _Real = ...,
@@ -84,6 +144,18 @@ def rrelu(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def rrelu(
+    x: npt.ArrayLike,
+    lower: _Real = ...,
+    upper: _Real = ...,
+    *,
+    training: bool = ...,
+    seed: int | None = ...,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def rrelu_grad(
     grad_output: _Array[_F],
     x: _Array[_F],
@@ -96,8 +168,22 @@ def rrelu_grad(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def rrelu_grad(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    lower: _Real = ...,
+    upper: _Real = ...,
+    *,
+    training: bool = ...,
+    seed: int | None = ...,
+    from_output: bool = ...,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
 
 # Exponential family
+@overload
 def elu(
     x: _Array[_F],
     alpha: _Real = ...,
@@ -105,6 +191,15 @@ def elu(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def elu(
+    x: npt.ArrayLike,
+    alpha: _Real = ...,
+    *,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def elu_grad(
     grad_output: _Array[_F],
     x: _Array[_F],
@@ -114,6 +209,17 @@ def elu_grad(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def elu_grad(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    alpha: _Real = ...,
+    *,
+    from_output: bool = ...,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def celu(
     x: _Array[_F],
     alpha: _Real = ...,
@@ -121,6 +227,15 @@ def celu(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def celu(
+    x: npt.ArrayLike,
+    alpha: _Real = ...,
+    *,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def celu_grad(
     grad_output: _Array[_F],
     x: _Array[_F],
@@ -130,9 +245,25 @@ def celu_grad(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def celu_grad(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    alpha: _Real = ...,
+    *,
+    from_output: bool = ...,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
+@overload
 def selu(
     x: _Array[_F], *, out: _Array[_F] | None = ..., num_threads: int | None = ...
 ) -> _Array[_F]: ...
+@overload
+def selu(
+    x: npt.ArrayLike, *, out: npt.NDArray[Any] | None = ..., num_threads: int | None = ...
+) -> Any: ...
+@overload
 def selu_grad(
     grad_output: _Array[_F],
     x: _Array[_F],
@@ -141,3 +272,12 @@ def selu_grad(
     out: _Array[_F] | None = ...,
     num_threads: int | None = ...,
 ) -> _Array[_F]: ...
+@overload
+def selu_grad(
+    grad_output: npt.ArrayLike,
+    x: npt.ArrayLike,
+    *,
+    from_output: bool = ...,
+    out: npt.NDArray[Any] | None = ...,
+    num_threads: int | None = ...,
+) -> Any: ...
