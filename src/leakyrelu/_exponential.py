@@ -70,7 +70,8 @@ def elu(x, alpha=1.0, *, out=None, num_threads=None):
     Returns
     -------
     numpy.ndarray
-        `out` if given, else a new array.
+        `out` if given, else a new array (a NumPy scalar for a scalar `x`;
+        ``np.matrix`` and masked arrays give their own kind, as ufuncs do).
 
     Notes
     -----
@@ -96,7 +97,7 @@ def elu_grad(grad_output, x, alpha=1.0, *, from_output=False, out=None, num_thre
         Gradient with respect to the output of :func:`elu`.
     x : array_like
         The forward's input, or its output when `from_output` is True. Same
-        shape and dtype as `grad_output`.
+        shape as `grad_output`; their dtypes promote as in NumPy.
     alpha : float, default 1.0
         The forward's alpha.
     from_output : bool, default False
@@ -143,7 +144,8 @@ def celu(x, alpha=1.0, *, out=None, num_threads=None):
     Returns
     -------
     numpy.ndarray
-        `out` if given, else a new array.
+        `out` if given, else a new array (a NumPy scalar for a scalar `x`;
+        ``np.matrix`` and masked arrays give their own kind, as ufuncs do).
 
     Notes
     -----
@@ -217,8 +219,9 @@ def selu(x, *, out=None, num_threads=None):
     Returns
     -------
     numpy.ndarray
-        `out` if given, else a new array. Within 2 ulp of PyTorch's CPU
-        ``selu``.
+        `out` if given, else a new array (a NumPy scalar for a scalar `x`;
+        ``np.matrix`` and masked arrays give their own kind, as ufuncs do).
+        Within 2 ulp of PyTorch's CPU ``selu``.
 
     Examples
     --------

@@ -36,7 +36,8 @@ def relu(x, *, out=None, num_threads=None):
     Returns
     -------
     numpy.ndarray
-        `out` if given, else a new array.
+        `out` if given, else a new array (a NumPy scalar for a scalar `x`;
+        ``np.matrix`` and masked arrays give their own kind, as ufuncs do).
 
     Notes
     -----
@@ -116,7 +117,8 @@ def leaky_relu(x, alpha=0.01, *, out=None, num_threads=None):
     Returns
     -------
     numpy.ndarray
-        `out` if given, else a new array.
+        `out` if given, else a new array (a NumPy scalar for a scalar `x`;
+        ``np.matrix`` and masked arrays give their own kind, as ufuncs do).
 
     Notes
     -----
@@ -148,7 +150,7 @@ def leaky_relu_grad(grad_output, x, alpha=0.01, *, from_output=False, out=None,
         Gradient with respect to the output of :func:`leaky_relu`.
     x : array_like
         The forward's input, or its output when `from_output` is True. Same
-        shape and dtype as `grad_output`.
+        shape as `grad_output`; their dtypes promote as in NumPy.
     alpha : float, default 0.01
         The forward's slope.
     from_output : bool, default False
@@ -326,7 +328,8 @@ def prelu(x, weight, axis=1, *, out=None, num_threads=None):
     Returns
     -------
     numpy.ndarray
-        `out` if given, else a new array.
+        `out` if given, else a new array (a NumPy scalar for a scalar `x`;
+        ``np.matrix`` and masked arrays give their own kind, as ufuncs do).
 
     Notes
     -----
@@ -507,7 +510,8 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, *, training=False, seed=None, out=None,
     Returns
     -------
     numpy.ndarray
-        `out` if given, else a new array.
+        `out` if given, else a new array (a NumPy scalar for a scalar `x`;
+        ``np.matrix`` and masked arrays give their own kind, as ufuncs do).
 
     Notes
     -----
