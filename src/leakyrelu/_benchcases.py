@@ -596,6 +596,44 @@ def input_row_specs(size=1 << 20):
                  lambda g, x, o: aten.leaky_relu_backward.grad_input(g, x, a, False,
                                                                      grad_input=o), None)
 
+    # prelu_grad, (outer, 16, inner), on half data and on a strided view of
+    # float32, against torch's kernel on the same data (it has no out=, and
+    # leaves the weight gradient unsummed).
+    shape = _prelu_shape(size)
+
+    def prelu_grad_calls(make_arrays):
+        def calls():
+            g, x, out = make_arrays()
+            w = _weight(x.dtype)
+            c = {"leakyrelu": (lambda: None,
+                               lambda: lr.prelu_grad(g, x, w, out=out, num_threads=1), "ours")}
+            if torch is not None:
+                tg, tx = _torch_view(torch, g), _torch_view(torch, x)
+                tw = _torch_view(torch, w).view(1, -1, 1)
+
+                def tcall():
+                    torch.set_num_threads(1)
+                    aten._prelu_kernel_backward(tg, tx, tw)
+                c["torch"] = (lambda: None, tcall, "torch")
+            return c
+        return calls
+
+    for name, make in types:
+        def half_arrays(make=make):
+            x, g = (placed(rng.standard_normal(shape, dtype=np.float32).astype(make()))
+                    for _ in range(2))
+            return g, x, placed(x, 0.5)
+        specs.append({"function": "prelu_grad", "input": name, "mode": "out", "size": size,
+                      "calls": prelu_grad_calls(half_arrays), "targets": {"torch": 1.0}})
+
+    def strided_arrays():
+        wide = shape[:-1] + (2 * shape[-1],)
+        g, x = (placed(rng.standard_normal(wide, dtype=np.float32))[..., ::2] for _ in range(2))
+        return g, x, placed(np.empty(wide, np.float32), 0.5)[..., ::2]
+    specs.append({"function": "prelu_grad", "input": "float32 x[..., ::2]", "mode": "out",
+                  "size": size, "calls": prelu_grad_calls(strided_arrays),
+                  "targets": {"torch": 1.0}})
+
     side = int(np.sqrt(size))
 
     def strided_out():
