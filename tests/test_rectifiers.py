@@ -564,6 +564,32 @@ def test_prelu_grad_same_for_every_thread_count(dtype, shape, axis):
                              else 1e-12)
 
 
+@requires_parallel
+@pytest.mark.parametrize("shape,axis", PRELU_LARGE,
+                         ids=["channels_first", "short_rows", "whole_block_rows", "channels_last"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_prelu_grad_on_views_same_for_every_thread_count(dtype, shape, axis):
+    # Views and half precision take the strided walk, whose threads split
+    # the same blocks: the same bits for every team, and (float32 and
+    # float64) those of contiguous copies.
+    wide = shape[:-1] + (2 * shape[-1],)
+    x = finite_sample(dtype, wide)[::-1, ..., ::2]
+    g = normal_like(finite_sample(dtype, wide))[..., 1::2]
+    w = np.linspace(0.05, 0.5, shape[axis]).astype(dtype)
+    gx, gw = lr.prelu_grad(g, x, w, axis=axis, num_threads=1)
+    for threads in (2, 3, None):
+        out = np.empty(wide, dtype)[..., ::2]
+        gx2, gw2 = lr.prelu_grad(g, x, w, axis=axis, out=out, num_threads=threads)
+        if threads == 2 and x.size * 4 >= _dispatch.kernels.SERIAL_THRESHOLD_BYTES:
+            assert _dispatch.kernels.last_team_size() == 2
+        assert_same_bits(gx2, gx)
+        assert_same_bits(gw2, gw)
+    if dtype != np.float16:
+        gx3, gw3 = lr.prelu_grad(np.ascontiguousarray(g), np.ascontiguousarray(x), w, axis=axis)
+        assert_same_bits(gx3, gx)
+        assert_same_bits(gw3, gw)
+
+
 def test_prelu_grad_same_for_every_kernel_build():
     # The AVX-512 build sums in its own loop: the same terms in the same
     # order, its blocks starting at grad_x's first cache line whatever the
