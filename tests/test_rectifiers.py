@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import leakyrelu as lr
-from leakyrelu import _dispatch
+from leakyrelu import _dispatch, _rectifiers
 
 import reference as ref
 from cases import (assert_same_bits, general_path_only, on_every_build, past_a_line,
@@ -426,9 +426,10 @@ def test_from_output_refuses_negative_slope():
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("inner", [1, 700, 5000])
 @pytest.mark.parametrize("target", ["g", "x", "g+3", "g-3", "x+5", "x-5"])
-def test_prelu_grad_kernel_with_aliased_grad_x(isa, dtype, inner, target):
+def test_prelu_grad_with_aliased_grad_x(isa, dtype, inner, target):
     # grad_x and the weight sum are computed in one pass; grad_x may be an
-    # input itself, or overlap one partly, and the answer is that of copies.
+    # input itself, or overlap one partly (then that input is read from a
+    # copy), and the answer is that of copies.
     channels, outer = 3, 4
     n = outer * channels * inner
     storage = {"x": np.zeros(n + 16, dtype), "g": np.zeros(n + 16, dtype)}
@@ -439,16 +440,13 @@ def test_prelu_grad_kernel_with_aliased_grad_x(isa, dtype, inner, target):
     w = np.array([0.1, 0.7, -0.3], dtype)
     with np.errstate(all="ignore"):  # the reference formula on copies
         expected = np.where(np.isnan(x), x, np.where(x > 0, g, g * w[:, None]))
-    kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
-    blocks = _dispatch.kernels.prelu_grad_blocks(outer, inner)
-    separate = np.empty((blocks, channels))
-    kernel(g.copy(), x.copy(), np.empty_like(x), w, separate, 1)
+    _, separate = lr.prelu_grad(g.copy(), x.copy(), w, num_threads=1)
     shift = int(target[1:] or 0)
     grad_x = storage[target[0]][8 + shift:8 + shift + n].reshape(outer, channels, inner)
-    partial = np.empty((blocks, channels))
-    kernel(g, x, grad_x, w, partial, 1)
+    result, grad_w = lr.prelu_grad(g, x, w, out=grad_x, num_threads=1)
+    assert result is grad_x
     assert_same_bits(grad_x, expected)
-    assert_same_bits(partial, separate)
+    assert_same_bits(grad_w, separate)
 
 
 # ---------------------------------------------------------------- prelu API
@@ -590,6 +588,13 @@ def test_prelu_grad_on_views_same_for_every_thread_count(dtype, shape, axis):
         assert_same_bits(gw3, gw)
 
 
+def kernel_prelu_grad(g, x, grad_x, w, partial, threads=1):
+    """The kernels' prelu_grad, channels on axis 1: grad_x, and the weight
+    sums before their rounding in ``partial[0]``."""
+    layout, channel = _rectifiers._channel_walk((g, x, grad_x), 1)
+    _dispatch.kernels.prelu_grad_any(g, x, grad_x, layout, channel, w, partial, threads)
+
+
 def test_prelu_grad_same_for_every_kernel_build():
     # The AVX-512 build sums in its own loop: the same terms in the same
     # order, its blocks starting at grad_x's first cache line whatever the
@@ -606,16 +611,15 @@ def test_prelu_grad_same_for_every_kernel_build():
             x_normal = normal_like(x, seed=2)     # finite sums, sensitive to the order
 
             def compute():
-                kernel = getattr(_dispatch.kernels, f"prelu_grad_{np.dtype(dtype).name}")
                 partial = np.empty((_dispatch.kernels.prelu_grad_blocks(3, inner), 4))
                 results = []
                 for offset in range(64 // np.dtype(dtype).itemsize):
                     for inputs in (x, x_normal):
                         grad_x = past_a_line(shape, dtype, offset)
-                        kernel(g, inputs, grad_x, w, partial, 1)
+                        kernel_prelu_grad(g, inputs, grad_x, w, partial)
                         results += [grad_x, partial[0].copy()]
                         grad_x[...] = inputs                    # in place: grad_x is x
-                        kernel(g, grad_x, grad_x, w, partial, 1)
+                        kernel_prelu_grad(g, grad_x, grad_x, w, partial)
                         results += [grad_x, partial[0].copy()]
                 return results
 

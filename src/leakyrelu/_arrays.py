@@ -262,6 +262,15 @@ def _same_elements(a, b):
             and a.strides == b.strides)
 
 
+def readable(a, target):
+    """``a``, or a copy of it where it is unaligned or overlaps ``target`` other
+    than element for element: results never depend on either."""
+    if a.flags.aligned and (a is target or not np.may_share_memory(a, target)
+                            or _same_elements(a, target)):
+        return a
+    return a.copy()
+
+
 def run_elementwise(kernels, number, inputs, out, p, keys, c_order, threads):
     """Run kernel ``number`` with parameters ``p`` (three floats) on validated,
     same-shape ``inputs`` into the plain ndarray ``out``."""
@@ -270,11 +279,7 @@ def run_elementwise(kernels, number, inputs, out, p, keys, c_order, threads):
     target = out
     if not (out.dtype.isnative and out.flags.aligned):
         target = np.empty(out.shape, out.dtype.newbyteorder("="))
-    # An input that overlaps the output other than element for element is
-    # read from a copy, as is an unaligned one: results never depend on it.
-    inputs = [a if (a is target or not np.may_share_memory(a, target)
-                    or _same_elements(a, target)) and a.flags.aligned else a.copy()
-              for a in inputs]
+    inputs = [readable(a, target) for a in inputs]
     loop = kernels.LOOPS[target.dtype.char]
     second = inputs[1] if len(inputs) > 1 else inputs[0]
     loop(number, target, inputs[0], second, *p, *keys, 0, threads, c_order)

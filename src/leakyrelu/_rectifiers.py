@@ -8,7 +8,7 @@ from leakyrelu import _dispatch
 from typing import NamedTuple
 
 from leakyrelu._arrays import (Call, check_branch_visible, check_flag, check_real,
-                               compute_dtype, largest, storage_dtype)
+                               compute_dtype, largest, readable, storage_dtype)
 
 _RELU = _dispatch.kernels.RELU
 _LEAKY_RELU = _dispatch.kernels.LEAKY_RELU
@@ -237,13 +237,6 @@ def prelu_plan(ndim, shape, dtype, weight, axis):
     return PreluPlan(values.astype(dtype, copy=values.dtype != dtype), channel, plain.shape)
 
 
-def _channel_layout(shape, axis, channels):
-    """The (outer, channels, inner) view of a C-ordered array of ``shape``."""
-    if channels == 1:
-        return (1, 1, math.prod(shape))
-    return (math.prod(shape[:axis]), channels, math.prod(shape[axis + 1:]))
-
-
 def _as_c_order(arrays, out, axis):
     """Fortran-ordered arrays as their C-ordered transposes, so they need no copy."""
     first = arrays[0]
@@ -252,16 +245,6 @@ def _as_c_order(arrays, out, axis):
             and (out is None or out.flags.f_contiguous)):
         return [a.T for a in arrays], None if out is None else out.T, first.ndim - 1 - axis, True
     return arrays, out, axis, False
-
-
-def _readable(a, target):
-    """``a``, or a copy where it is unaligned or overlaps ``target`` other than
-    element for element (as NumPy reads such inputs)."""
-    if a.flags.aligned and (not np.may_share_memory(a, target)
-                            or (a.ctypes.data == target.ctypes.data
-                                and a.strides == target.strides)):
-        return a
-    return a.copy()
 
 
 def _channel_walk(arrays, channel):
@@ -416,7 +399,7 @@ def prelu_grad(grad_output, x, weight, axis=1, *, out=None, num_threads=None):
     # itself; an input that overlaps it any other way is read from a copy.
     # Not a comprehension: its closure made cells of target in every call,
     # the fast path's too (0.06 us).
-    g, x = _readable(g, target), _readable(x, target)
+    g, x = readable(g, target), readable(x, target)
     layout, channel = _channel_walk((g, x, target), None if plan.channel is None else channel)
     kernels = _dispatch.kernels
     outer, inner = math.prod(layout[0, :channel]), math.prod(layout[0, channel + 1:])
