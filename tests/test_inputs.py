@@ -283,21 +283,23 @@ def test_bfloat16_exponential_family_within_one_rounding():
         assert np.all(np.abs(ours - exact) <= bf16_ulp), name
 
 
+@pytest.mark.parametrize("dtype", [F16] + ([BF16] if BF16 is not None else []),
+                         ids=lambda d: d.name)
 @pytest.mark.parametrize("step", [2, 3, -1, -2])
 @pytest.mark.parametrize("n", [31, 32, 95, 1000])
-def test_strided_halves_move_only_their_own_elements(n, step):
-    # float16 views are gathered 32 at a time (at step 2 by permutes) and
-    # scattered back by masked stores: results equal the contiguous call's,
-    # and the elements between the view's are never written.
+def test_strided_halves_move_only_their_own_elements(n, step, dtype):
+    # float16 and bfloat16 views are gathered 32 at a time (at step 2 by
+    # permutes) and scattered back by masked stores: results equal the
+    # contiguous call's, and the elements between the view's are never written.
     rng = np.random.default_rng(n)
-    base = {k: rng.standard_normal(abs(step) * n + 1).astype(F16) for k in ("x", "g", "out")}
+    base = {k: rng.standard_normal(abs(step) * n + 1).astype(dtype) for k in ("x", "g", "out")}
     view = {k: (b[1::step] if step > 0 else b[-2::step])[:n] for k, b in base.items()}
     before = {k: b.copy() for k, b in base.items()}
-    w = np.array([0.25], F16)
+    w = np.array([0.25], dtype)
     for call in (lambda x, g, out: lr.leaky_relu(x, 0.1, out=out),
                  lambda x, g, out: lr.leaky_relu_grad(g, x, 0.1, out=out),
                  lambda x, g, out: lr.prelu_grad(g, x, w, axis=0, out=out)[0]):
-        want = call(view["x"].copy(), view["g"].copy(), np.empty(n, F16))
+        want = call(view["x"].copy(), view["g"].copy(), np.empty(n, dtype))
         got = call(view["x"], view["g"], view["out"])
         assert_same_bits(got, want)
         inside = np.zeros(base["out"].size, bool)

@@ -238,12 +238,28 @@ static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
 #endif
 }
 
+/* Strided bfloat16 goes through 32 contiguous elements, as float16 does,
+ * so that the conversions run as vector loops. */
 static inline void lr_load_bf16(const lr_bf16* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) dst[i] = lr_bf16_to_float(src[i * stride]);
+    ptrdiff_t i = 0;
+    lr_bf16 block[32];
+    if (stride != 1)
+        for (; i + 32 <= n; i += 32) {
+            lr_gather32_u16(src + i * stride, stride, block);
+            for (int k = 0; k < 32; k++) dst[i + k] = lr_bf16_to_float(block[k]);
+        }
+    for (; i < n; i++) dst[i] = lr_bf16_to_float(src[i * stride]);
 }
 
 static inline void lr_store_bf16(const float* src, lr_bf16* dst, ptrdiff_t stride, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) dst[i * stride] = lr_float_to_bf16(src[i]);
+    ptrdiff_t i = 0;
+    lr_bf16 block[32];
+    if (stride != 1)
+        for (; i + 32 <= n; i += 32) {
+            for (int k = 0; k < 32; k++) block[k] = lr_float_to_bf16(src[i + k]);
+            lr_scatter32_u16(block, dst + i * stride, stride);
+        }
+    for (; i < n; i++) dst[i * stride] = lr_float_to_bf16(src[i]);
 }
 
 #endif
