@@ -73,72 +73,72 @@ static inline void lr_store32_half(const float* src, lr_half* dst) {
 #endif
 }
 
-/* 32 16-bit elements at a stride (not 1) into a contiguous block and back.
- * With AVX-512BW a stride of 2 is two loads and a permute in, two permutes
- * and two masked stores out (which write only their own elements). */
-static inline void lr_gather32_u16(const uint16_t* src, ptrdiff_t stride, uint16_t* block) {
+/* 32 16-bit elements at a stride of 2 into one register and back, with
+ * AVX-512BW: two loads and a permute in, two permutes and two masked stores
+ * out, which write only their own elements. In registers, not through a
+ * block on the stack: GCC aligns a 64-byte stack array to 64 bytes and
+ * stores to it with aligned instructions, which AddressSanitizer's stack
+ * does not honour. */
 #if defined(__AVX512BW__)
-    if (stride == 2) {
-        static const uint16_t evens[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20,
-                                           22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
-                                           44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
-        /* The second load ends at the last element read (62), not past it. */
-        __m512i lo = _mm512_loadu_si512(src);
-        __m512i hi = _mm512_maskz_loadu_epi16(0x7fffffffu, src + 32);
-        _mm512_storeu_si512(block, _mm512_permutex2var_epi16(lo, _mm512_loadu_si512(evens), hi));
-        return;
-    }
-#endif
-    for (int k = 0; k < 32; k++) block[k] = src[k * stride];
+#define LR_U16_BY2 1
+static inline __m512i lr_gather32_u16_by2(const uint16_t* src) {
+    static const uint16_t evens[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20,
+                                       22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
+                                       44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
+    /* The second load ends at the last element read (62), not past it. */
+    __m512i lo = _mm512_loadu_si512((const void*)src);
+    __m512i hi = _mm512_maskz_loadu_epi16(0x7fffffffu, src + 32);
+    return _mm512_permutex2var_epi16(lo, _mm512_loadu_si512((const void*)evens), hi);
 }
 
-static inline void lr_scatter32_u16(const uint16_t* block, uint16_t* dst, ptrdiff_t stride) {
-#if defined(__AVX512BW__)
-    if (stride == 2) {
-        static const uint16_t spread[64] = {
-            0,  0,  1,  1,  2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,
-            8,  8,  9,  9,  10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15,
-            16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 21, 21, 22, 22, 23, 23,
-            24, 24, 25, 25, 26, 26, 27, 27, 28, 28, 29, 29, 30, 30, 31, 31};
-        __m512i v = _mm512_loadu_si512(block);
-        _mm512_mask_storeu_epi16(dst, 0x55555555u,
-                                 _mm512_permutexvar_epi16(_mm512_loadu_si512(spread), v));
-        _mm512_mask_storeu_epi16(dst + 32, 0x55555555u,
-                                 _mm512_permutexvar_epi16(_mm512_loadu_si512(spread + 32), v));
-        return;
-    }
-#endif
-    for (int k = 0; k < 32; k++) dst[k * stride] = block[k];
+static inline void lr_scatter32_u16_by2(__m512i v, uint16_t* dst) {
+    static const uint16_t spread[64] = {
+        0,  0,  1,  1,  2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,
+        8,  8,  9,  9,  10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15,
+        16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 21, 21, 22, 22, 23, 23,
+        24, 24, 25, 25, 26, 26, 27, 27, 28, 28, 29, 29, 30, 30, 31, 31};
+    _mm512_mask_storeu_epi16(dst, 0x55555555u,
+                             _mm512_permutexvar_epi16(_mm512_loadu_si512((const void*)spread), v));
+    _mm512_mask_storeu_epi16(dst + 32, 0x55555555u,
+                             _mm512_permutexvar_epi16(
+                                 _mm512_loadu_si512((const void*)(spread + 32)), v));
 }
+#else
+#define LR_U16_BY2 0
+#endif
 
-/* Blocks of n halves to floats and back, src or dst with an element stride.
- * Strided halves go through 32 contiguous ones: converted one by one, a
- * strided float16 prelu_grad took 2.4x as long. */
+/* Blocks of n halves to floats and back, src or dst with an element stride:
+ * 32 at a time at unit stride and (AVX-512BW) at a stride of 2, the rest
+ * one by one (a strided float16 prelu_grad took 15x as long one by one). */
 static inline void lr_load_half(const lr_half* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
-    lr_half block[32];
-    for (; i + 32 <= n; i += 32) {
-        const lr_half* from = src + i * stride;
-        if (stride != 1) {
-            lr_gather32_u16(from, stride, block);
-            from = block;
+    if (stride == 1)
+        for (; i + 32 <= n; i += 32) lr_load32_half(src + i, dst + i);
+#if LR_U16_BY2
+    if (stride == 2)
+        for (; i + 32 <= n; i += 32) {
+            __m512i h = lr_gather32_u16_by2(src + 2 * i);
+            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm512_castsi512_si256(h)));
+            _mm512_storeu_ps(dst + i + 16, _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1)));
         }
-        lr_load32_half(from, dst + i);
-    }
+#endif
     for (; i < n; i++) dst[i] = lr_half_to_float(src[i * stride]);
 }
 
 static inline void lr_store_half(const float* src, lr_half* dst, ptrdiff_t stride, ptrdiff_t n) {
     ptrdiff_t i = 0;
-    lr_half block[32];
-    for (; i + 32 <= n; i += 32) {
-        if (stride == 1) {
-            lr_store32_half(src + i, dst + i);
-            continue;
+    if (stride == 1)
+        for (; i + 32 <= n; i += 32) lr_store32_half(src + i, dst + i);
+#if LR_U16_BY2
+    if (stride == 2)
+        for (; i + 32 <= n; i += 32) {
+            const int nearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+            __m256i lo = _mm512_cvtps_ph(_mm512_loadu_ps(src + i), nearest);
+            __m256i hi = _mm512_cvtps_ph(_mm512_loadu_ps(src + i + 16), nearest);
+            lr_scatter32_u16_by2(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
+                                 dst + 2 * i);
         }
-        lr_store32_half(src + i, block);
-        lr_scatter32_u16(block, dst + i * stride, stride);
-    }
+#endif
     for (; i < n; i++) dst[i * stride] = lr_float_to_half(src[i]);
 }
 
@@ -238,27 +238,37 @@ static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
 #endif
 }
 
-/* Strided bfloat16 goes through 32 contiguous elements, as float16 does,
- * so that the conversions run as vector loops. */
+/* Strided bfloat16 as float16: 32 at a time at a stride of 2 (where the
+ * build has AVX-512BW and DQ), the rest one by one. */
 static inline void lr_load_bf16(const lr_bf16* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
-    lr_bf16 block[32];
-    if (stride != 1)
+#if LR_BF16_PAIRS
+    if (stride == 2)
         for (; i + 32 <= n; i += 32) {
-            lr_gather32_u16(src + i * stride, stride, block);
-            for (int k = 0; k < 32; k++) dst[i + k] = lr_bf16_to_float(block[k]);
+            __m512i h = lr_gather32_u16_by2(src + 2 * i);
+            _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(
+                _mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16)));
+            _mm512_storeu_ps(dst + i + 16, _mm512_castsi512_ps(_mm512_slli_epi32(
+                _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16)));
         }
+#endif
     for (; i < n; i++) dst[i] = lr_bf16_to_float(src[i * stride]);
 }
 
 static inline void lr_store_bf16(const float* src, lr_bf16* dst, ptrdiff_t stride, ptrdiff_t n) {
     ptrdiff_t i = 0;
-    lr_bf16 block[32];
-    if (stride != 1)
+#if LR_BF16_PAIRS
+    if (stride == 2)
         for (; i + 32 <= n; i += 32) {
-            for (int k = 0; k < 32; k++) block[k] = lr_float_to_bf16(src[i + k]);
-            lr_scatter32_u16(block, dst + i * stride, stride);
+            /* lr_float_to_bf16's rounding, each result in its lane's high half */
+            __m256i lo = _mm512_cvtepi32_epi16(
+                _mm512_srli_epi32(lr_bf16_round16(_mm512_loadu_ps(src + i)), 16));
+            __m256i hi = _mm512_cvtepi32_epi16(
+                _mm512_srli_epi32(lr_bf16_round16(_mm512_loadu_ps(src + i + 16)), 16));
+            lr_scatter32_u16_by2(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
+                                 dst + 2 * i);
         }
+#endif
     for (; i < n; i++) dst[i * stride] = lr_float_to_bf16(src[i]);
 }
 
