@@ -283,14 +283,15 @@ def test_bfloat16_exponential_family_within_one_rounding():
         assert np.all(np.abs(ours - exact) <= bf16_ulp), name
 
 
-@pytest.mark.parametrize("dtype", [F16] + ([BF16] if BF16 is not None else []),
+@pytest.mark.parametrize("dtype", [F16, F32, F64] + ([BF16] if BF16 is not None else []),
                          ids=lambda d: d.name)
-@pytest.mark.parametrize("step", [2, 3, -1, -2])
-@pytest.mark.parametrize("n", [31, 32, 95, 1000])
-def test_strided_halves_move_only_their_own_elements(n, step, dtype):
-    # float16 and bfloat16 views are gathered 32 at a time (at step 2 by
-    # permutes) and scattered back by masked stores: results equal the
-    # contiguous call's, and the elements between the view's are never written.
+@pytest.mark.parametrize("step", [2, 3, 5, -1, -2, -3])
+@pytest.mark.parametrize("n", [7, 31, 32, 95, 1000])
+def test_strided_views_move_only_their_own_elements(isa, n, step, dtype):
+    # Views are gathered into blocks (at step 2 by permutes and masked
+    # stores, at other steps lane by lane into registers) and scattered back:
+    # results equal the contiguous call's, and the elements between the
+    # view's are never written.
     rng = np.random.default_rng(n)
     base = {k: rng.standard_normal(abs(step) * n + 1).astype(dtype) for k in ("x", "g", "out")}
     view = {k: (b[1::step] if step > 0 else b[-2::step])[:n] for k, b in base.items()}
