@@ -679,6 +679,43 @@ def input_row_specs(size=1 << 20):
                   "size": side * side, "calls": strided_inplace,
                   "targets": {"memory": 1.25, "torch": 1.0}})
 
+    def every_third(mode):
+        # Any other stride: each element moved through a register lane.
+        def calls():
+            pristine = rng.standard_normal(3 * size, dtype=np.float32)
+            base, other = placed(pristine), placed(pristine, 0.5)
+            view = base[::3]
+            out = view if mode == "inplace" else other[::3]
+
+            def restore():
+                np.copyto(base, pristine)
+            prepare = restore if mode == "inplace" else (lambda: None)
+            c = {"leakyrelu": (prepare, lambda: lr.leaky_relu(view, a, out=out, num_threads=1),
+                               "ours"),
+                 "memory": (prepare, (lambda: np.multiply(view, 1, out=view)) if mode == "inplace"
+                            else (lambda: np.copyto(out, view)), "numpy")}
+            if torch is not None:
+                tview, tout = torch.from_numpy(base)[::3], torch.from_numpy(other)[::3]
+
+                def tcall():
+                    torch.set_num_threads(1)
+                    if mode == "inplace":
+                        F.leaky_relu_(tview, a)
+                    else:
+                        nn.leaky_relu(tview, a, out=tout)
+                c["torch"] = (prepare, tcall, "torch")
+            return c
+        return calls
+
+    # NumPy's own strided loop does no more than load and store each element
+    # once; ours goes through a block (docs/performance.md, "Other strides").
+    specs.append({"function": "leaky_relu", "input": "float32 x[::3]", "mode": "out",
+                  "size": size, "calls": every_third("out"),
+                  "targets": {"memory": 1.25, "torch": 1.0}})
+    specs.append({"function": "leaky_relu", "input": "float32 x[::3]", "mode": "inplace",
+                  "size": size, "calls": every_third("inplace"),
+                  "targets": {"torch": 1.0}})
+
     def small_array():
         x = rng.standard_normal(100).astype(np.float32)
         return {"leakyrelu": (lambda: None, lambda: lr.leaky_relu(x), "ours"),
