@@ -276,18 +276,24 @@ static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
 #endif
 }
 
+#if LR_BF16_PAIRS
+/* 16 bfloat16s to floats: each is its float's high half. */
+static inline __m512 lr_bf16x16_to_float(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+#endif
+
 /* Strided bfloat16 as float16: 32 at a time at a stride of 2 (where the
- * build has AVX-512BW and DQ), the rest one by one. */
+ * build has AVX-512BW and DQ), 8 at a time at other strides (AVX2), the rest
+ * one by one. */
 static inline void lr_load_bf16(const lr_bf16* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
 #if LR_BF16_PAIRS
     if (stride == 2)
         for (; i + 32 <= n; i += 32) {
             __m512i h = lr_gather32_u16_by2(src + 2 * i);
-            _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(
-                _mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16)));
-            _mm512_storeu_ps(dst + i + 16, _mm512_castsi512_ps(_mm512_slli_epi32(
-                _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16)));
+            _mm512_storeu_ps(dst + i, lr_bf16x16_to_float(_mm512_castsi512_si256(h)));
+            _mm512_storeu_ps(dst + i + 16, lr_bf16x16_to_float(_mm512_extracti64x4_epi64(h, 1)));
         }
 #endif
 #if defined(__AVX2__)
