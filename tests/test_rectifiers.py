@@ -596,9 +596,9 @@ def kernel_prelu_grad(g, x, grad_x, w, partial, threads=1):
 
 
 def test_prelu_grad_same_for_every_kernel_build():
-    # The AVX-512 build sums in its own loop: the same terms in the same
-    # order, its blocks starting at grad_x's first cache line whatever the
-    # run's alignment. Compared before the final rounding, where float32
+    # The AVX-512 and AVX2 builds sum in their own loops: the same terms in
+    # the same order, AVX-512's blocks starting at grad_x's first cache line
+    # whatever the run's alignment. Compared before the final rounding, where float32
     # would hide it; in place too, as grad_x may be x or g.
     for dtype in FLOATS:
         w = np.array([0.1, 0.7, -0.3, 0.0], dtype)

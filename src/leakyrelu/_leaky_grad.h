@@ -1,7 +1,8 @@
-/* leaky_relu_grad on a vector of 16 floats or 8 doubles in AVX-512 registers, as _math.pxd's
- * leaky_relu_grad gives it: x > 0 ? g : g * slope, and x itself where x is
- * a NaN. For the hand-written blocks of prelu_grad and rrelu's gradient;
- * GCC's loops spend a compare and a blend on the NaN, this one instruction. */
+/* leaky_relu_grad on a vector of 16 floats or 8 doubles in AVX-512 registers
+ * (8 or 4 in AVX2), as _math.pxd's leaky_relu_grad gives it:
+ * x > 0 ? g : g * slope, and x itself where x is a NaN. For the hand-written
+ * blocks of prelu_grad and rrelu's gradient; GCC's loops spend a compare and
+ * a blend on the NaN, AVX-512's fixupimm one instruction. */
 #ifndef LEAKYRELU_LEAKY_GRAD_H
 #define LEAKYRELU_LEAKY_GRAD_H
 #if defined(__AVX512F__)
@@ -28,6 +29,28 @@ static inline __mmask8 lr_sloped_d(__m512d x) {
 static inline __m512d lr_leaky_grad_d(__m512d g, __m512d x, __mmask8 sloped, __m512d slope) {
     __m512d grad = _mm512_mask_mul_pd(g, sloped, g, slope);
     return _mm512_fixupimm_pd(grad, x, _mm512_set1_epi64(LR_NAN_IS_X), 0);
+}
+#endif
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+/* All ones where x > 0 (so not where x is 0, negative or NaN). */
+static inline __m256 lr_positive8_f(__m256 x) {
+    return _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
+}
+
+static inline __m256 lr_leaky_grad8_f(__m256 g, __m256 x, __m256 positive, __m256 slope) {
+    __m256 grad = _mm256_blendv_ps(_mm256_mul_ps(g, slope), g, positive);
+    return _mm256_blendv_ps(grad, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+static inline __m256d lr_positive4_d(__m256d x) {
+    return _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_GT_OQ);
+}
+
+static inline __m256d lr_leaky_grad4_d(__m256d g, __m256d x, __m256d positive, __m256d slope) {
+    __m256d grad = _mm256_blendv_pd(_mm256_mul_pd(g, slope), g, positive);
+    return _mm256_blendv_pd(grad, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
 }
 #endif
 #endif

@@ -109,7 +109,9 @@ cdef inline double prelu_grad_run(const floating* x, const floating* g, floating
     # The AVX-512 build runs the blocks in _prelu_grad.h: the same terms and
     # order, from grad_x's first cache line (so its lanes come out rotated,
     # which the pairwise sum does not see), without the reloads GCC adds
-    # after each store for the aliasing, and the pairwise sum in registers.
+    # after each store for the aliasing, and the pairwise sum in registers;
+    # the AVX2 build runs them too, unrotated (GCC's loop here kept some of
+    # the 32 sums in memory and widened each compare's mask to doubles).
     cdef double lanes[32]
     cdef double terms[32]
     cdef double blocks
@@ -159,7 +161,7 @@ cdef inline void prelu_grad_runs(const floating* x, const floating* g, floating*
                                  double* sums) noexcept nogil:
     # count runs of n elements one after another, run k with weight[k]:
     # sums[k] += prelu_grad_run's sum of run k. With n a multiple of 32 the
-    # AVX-512 build takes them in one pass, the same sums (_prelu_grad.h);
+    # AVX-512 and AVX2 builds take them in one pass, the same sums (_prelu_grad.h);
     # the runs' tails are then empty, and adding +0.0 changes no sum.
     cdef Py_ssize_t k
     if n % 32 == 0:
