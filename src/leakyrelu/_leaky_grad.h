@@ -39,8 +39,13 @@ static inline __m256 lr_positive8_f(__m256 x) {
     return _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
 }
 
+/* x > 0 ? g : g * slope, without the NaN rule (g * slope where x is a NaN). */
+static inline __m256 lr_sloped_grad8_f(__m256 g, __m256 positive, __m256 slope) {
+    return _mm256_blendv_ps(_mm256_mul_ps(g, slope), g, positive);
+}
+
 static inline __m256 lr_leaky_grad8_f(__m256 g, __m256 x, __m256 positive, __m256 slope) {
-    __m256 grad = _mm256_blendv_ps(_mm256_mul_ps(g, slope), g, positive);
+    __m256 grad = lr_sloped_grad8_f(g, positive, slope);
     return _mm256_blendv_ps(grad, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
@@ -48,8 +53,12 @@ static inline __m256d lr_positive4_d(__m256d x) {
     return _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_GT_OQ);
 }
 
+static inline __m256d lr_sloped_grad4_d(__m256d g, __m256d positive, __m256d slope) {
+    return _mm256_blendv_pd(_mm256_mul_pd(g, slope), g, positive);
+}
+
 static inline __m256d lr_leaky_grad4_d(__m256d g, __m256d x, __m256d positive, __m256d slope) {
-    __m256d grad = _mm256_blendv_pd(_mm256_mul_pd(g, slope), g, positive);
+    __m256d grad = lr_sloped_grad4_d(g, positive, slope);
     return _mm256_blendv_pd(grad, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
 }
 #endif
