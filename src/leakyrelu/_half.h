@@ -246,6 +246,17 @@ static inline __m512i lr_bf16_round16(__m512 v) {
     return _mm512_mask_or_epi32(rounded, nan, u, _mm512_set1_epi32(0x00400000));
 }
 #endif
+#if defined(__AVX2__)
+/* lr_float_to_bf16 on 8 lanes, the result in each lane's low half. */
+static inline __m256i lr_bf16_round8(__m256 v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd);
+    __m256i quiet_nan = _mm256_or_si256(u, _mm256_set1_epi32(0x00400000));
+    __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_srli_epi32(_mm256_blendv_epi8(rounded, quiet_nan, nan), 16);
+}
+#endif
 
 static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
 #if LR_BF16_PAIRS
@@ -271,6 +282,15 @@ static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
                                           _mm512_srli_epi32(lr_bf16_round16(even), 16), 0xCA);
     }
     _mm512_storeu_si512((void*)dst, pairs);
+#elif defined(__AVX2__)
+    /* GCC's loop for lr_float_to_bf16 took 2.6x as long on Zen 1. */
+    for (int i = 0; i < 32; i += 16) {
+        __m256i lo = lr_bf16_round8(_mm256_loadu_ps(src + i));
+        __m256i hi = lr_bf16_round8(_mm256_loadu_ps(src + i + 8));
+        /* packus interleaves the 128-bit halves; the permute puts them in order */
+        _mm256_storeu_si256((__m256i*)(dst + i),
+                            _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xD8));
+    }
 #else
     for (int i = 0; i < 32; i++) dst[i] = lr_float_to_bf16(src[i]);
 #endif
@@ -320,14 +340,7 @@ static inline void lr_store_bf16(const float* src, lr_bf16* dst, ptrdiff_t strid
 #endif
 #if defined(__AVX2__)
     for (; i + 8 <= n; i += 8) {
-        /* lr_float_to_bf16 on 8 lanes */
-        __m256 v = _mm256_loadu_ps(src + i);
-        __m256i u = _mm256_castps_si256(v);
-        __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-        __m256i rounded = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd);
-        __m256i quiet_nan = _mm256_or_si256(u, _mm256_set1_epi32(0x00400000));
-        __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-        __m256i bits = _mm256_srli_epi32(_mm256_blendv_epi8(rounded, quiet_nan, nan), 16);
+        __m256i bits = lr_bf16_round8(_mm256_loadu_ps(src + i));
         lr_scatter8_u16(_mm_packus_epi32(_mm256_castsi256_si128(bits),
                                          _mm256_extracti128_si256(bits, 1)),
                         dst + i * stride, stride);
