@@ -52,6 +52,49 @@ static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* o
     }
     return 1;
 }
+#elif defined(__AVX2__)
+#include <immintrin.h>
+
+/* The same in AVX2: the block's 64 hashes first, then the two halves. GCC's
+ * loop, one hash vector per step, was bound by the chain of each hash's
+ * latencies on Zen 1 (its scheduler holds few steps). */
+static inline __m256 lr_grid_slope8_f(__m256i bits16, __m256 lower, __m256 step) {
+    return _mm256_add_ps(lower, _mm256_mul_ps(step, _mm256_cvtepi32_ps(bits16)));
+}
+
+static inline void lr_rrelu_grad_half8_f(const float* g, const float* x, float* out,
+                                         const __m256i* bits, __m256 lower, __m256 step) {
+    for (int k = 0; k < LR_RRELU_HALF; k += 8) {
+        __m256 xv = _mm256_loadu_ps(x + k);
+        _mm256_storeu_ps(out + k, lr_leaky_grad8_f(_mm256_loadu_ps(g + k), xv,
+                                                   lr_positive8_f(xv),
+                                                   lr_grid_slope8_f(bits[k / 8], lower, step)));
+    }
+}
+
+static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* out,
+                                        uint32_t number, uint32_t constant,
+                                        uint32_t key1_high, float lower, float step) {
+    const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    __m256i low[LR_RRELU_HALF / 8], high[LR_RRELU_HALF / 8];
+    for (int k = 0; k < LR_RRELU_HALF; k += 8) {
+        /* Hashes number + k .. number + k + 7, as rrelu_hash. */
+        __m256i h = _mm256_add_epi32(_mm256_set1_epi32((int)(number + (uint32_t)k)), lanes);
+        h = _mm256_xor_si256(h, _mm256_set1_epi32((int)constant));
+        h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)LR_MIX_MUL1));
+        h = _mm256_xor_si256(h, _mm256_set1_epi32((int)key1_high));
+        h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 15));
+        h = _mm256_mullo_epi32(h, _mm256_set1_epi32((int)LR_MIX_MUL2));
+        high[k / 8] = _mm256_srli_epi32(h, 16);
+        low[k / 8] = _mm256_and_si256(_mm256_xor_si256(h, high[k / 8]),
+                                      _mm256_set1_epi32(0xFFFF));
+    }
+    const __m256 lower_v = _mm256_set1_ps(lower), step_v = _mm256_set1_ps(step);
+    lr_rrelu_grad_half8_f(g, x, out, low, lower_v, step_v);
+    lr_rrelu_grad_half8_f(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high,
+                          lower_v, step_v);
+    return 1;
+}
 #else
 static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* out,
                                         uint32_t number, uint32_t constant,
