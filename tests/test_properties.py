@@ -249,7 +249,7 @@ def test_rrelu_training_slopes_are_the_same_on_every_kernel_build(data):
     """A seed gives the same result on any machine, whatever instruction set it has."""
     draw = data.draw
     dtype = draw(st.sampled_from([np.dtype(np.float32), np.dtype(np.float64)]))
-    # Past a few blocks of 128 elements (whole blocks run hand-written AVX-512
+    # Past a few blocks of 128 elements (whole blocks run hand-written AVX-512 or AVX2
     # code), at any element offset from a cache line.
     n = draw(st.integers(0, 600))
     x, g = (draw(hnp.arrays(dtype, n + 16, elements=elements(dtype))) for _ in range(2))

@@ -1,12 +1,13 @@
 /* rrelu's training gradient on one whole block of 2 * LR_RRELU_HALF
- * float32 elements in AVX-512: the hashes, slopes and leaky_relu_grad of
+ * float32 elements in AVX-512 (float32 and float64 in AVX2): the hashes, slopes and leaky_relu_grad of
  * _math.pxd's rrelu_hash, rrelu_low_bits, rrelu_high_bits,
  * rrelu_grid_slope and leaky_relu_grad, the same bits. GCC's loop for it was
  * bound by its arithmetic at two threads (not by memory), and spent two
  * instructions per 16 elements on the NaN that lr_leaky_grad_f does in one
  * (docs/performance.md). out may be g or x itself: each vector is loaded
  * before the one at its place is stored.
- * Returns 0 in builds without AVX-512, where the caller's loop does the work. */
+ * Returns 0 where a build has no block for the dtype; the caller's loop then
+ * does the work. */
 #ifndef LEAKYRELU_RRELU_GRAD_H
 #define LEAKYRELU_RRELU_GRAD_H
 #include <stdint.h>
@@ -72,11 +73,10 @@ static inline void lr_rrelu_grad_half8_f(const float* g, const float* x, float* 
     }
 }
 
-static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* out,
-                                        uint32_t number, uint32_t constant,
-                                        uint32_t key1_high, float lower, float step) {
+/* The block's 64 hashes, as rrelu_hash: each one's low and high 16 bits. */
+static inline void lr_rrelu_draws(uint32_t number, uint32_t constant, uint32_t key1_high,
+                                  __m256i* low, __m256i* high) {
     const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
-    __m256i low[LR_RRELU_HALF / 8], high[LR_RRELU_HALF / 8];
     for (int k = 0; k < LR_RRELU_HALF; k += 8) {
         /* Hashes number + k .. number + k + 7, as rrelu_hash. */
         __m256i h = _mm256_add_epi32(_mm256_set1_epi32((int)(number + (uint32_t)k)), lanes);
@@ -89,16 +89,61 @@ static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* o
         low[k / 8] = _mm256_and_si256(_mm256_xor_si256(h, high[k / 8]),
                                       _mm256_set1_epi32(0xFFFF));
     }
+}
+
+static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* out,
+                                        uint32_t number, uint32_t constant,
+                                        uint32_t key1_high, float lower, float step) {
+    __m256i low[LR_RRELU_HALF / 8], high[LR_RRELU_HALF / 8];
+    lr_rrelu_draws(number, constant, key1_high, low, high);
     const __m256 lower_v = _mm256_set1_ps(lower), step_v = _mm256_set1_ps(step);
     lr_rrelu_grad_half8_f(g, x, out, low, lower_v, step_v);
     lr_rrelu_grad_half8_f(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high,
                           lower_v, step_v);
     return 1;
 }
+
+/* float64: each vector of eight 16-bit draws makes two vectors of slopes. */
+static inline void lr_rrelu_grad_half4_d(const double* g, const double* x, double* out,
+                                         const __m256i* bits, __m256d lower, __m256d step) {
+    for (int k = 0; k < LR_RRELU_HALF; k += 4) {
+        __m128i draws = k % 8 ? _mm256_extracti128_si256(bits[k / 8], 1)
+                              : _mm256_castsi256_si128(bits[k / 8]);
+        __m256d slope = _mm256_add_pd(lower, _mm256_mul_pd(step, _mm256_cvtepi32_pd(draws)));
+        __m256d xv = _mm256_loadu_pd(x + k);
+        _mm256_storeu_pd(out + k, lr_leaky_grad4_d(_mm256_loadu_pd(g + k), xv,
+                                                   lr_positive4_d(xv), slope));
+    }
+}
+
+static inline int lr_rrelu_grad_block_d(const double* g, const double* x, double* out,
+                                        uint32_t number, uint32_t constant,
+                                        uint32_t key1_high, double lower, double step) {
+    __m256i low[LR_RRELU_HALF / 8], high[LR_RRELU_HALF / 8];
+    lr_rrelu_draws(number, constant, key1_high, low, high);
+    const __m256d lower_v = _mm256_set1_pd(lower), step_v = _mm256_set1_pd(step);
+    lr_rrelu_grad_half4_d(g, x, out, low, lower_v, step_v);
+    lr_rrelu_grad_half4_d(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high,
+                          lower_v, step_v);
+    return 1;
+}
+
+#define LR_RRELU_GRAD_BLOCK_D 1
 #else
 static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* out,
                                         uint32_t number, uint32_t constant,
                                         uint32_t key1_high, float lower, float step) {
+    (void)g; (void)x; (void)out; (void)number; (void)constant; (void)key1_high;
+    (void)lower; (void)step;
+    return 0;
+}
+#endif
+/* float64 blocks in the AVX2 build only (the AVX-512 build's GCC loop met
+ * its targets). */
+#if !defined(LR_RRELU_GRAD_BLOCK_D)
+static inline int lr_rrelu_grad_block_d(const double* g, const double* x, double* out,
+                                        uint32_t number, uint32_t constant,
+                                        uint32_t key1_high, double lower, double step) {
     (void)g; (void)x; (void)out; (void)number; (void)constant; (void)key1_high;
     (void)lower; (void)step;
     return 0;
