@@ -90,6 +90,21 @@ def test_the_arena_keeps_no_more_than_its_limit(kernels):
     assert kernels.arena_state()[:2] == (0, 0)
 
 
+def test_a_result_of_exactly_the_limit_is_kept(kernels):
+    # The limit counts results' bytes, not the blocks' headers: with the
+    # default 256 MiB, 64M float32 elements are kept.
+    kernels.arena_limit(0)
+    kernels.arena_limit(kernels.ARENA_MIN_BYTES)
+    y = lr.relu(large(kernels))
+    del y
+    gc.collect()
+    assert kernels.arena_state()[:2] == (1, kernels.ARENA_MIN_BYTES)
+    y = lr.relu(large(kernels, extra=16))     # 64 bytes more: beyond the limit
+    del y
+    gc.collect()
+    assert kernels.arena_state()[:2] == (1, kernels.ARENA_MIN_BYTES)
+
+
 def test_a_block_too_large_for_the_request_is_not_used(kernels):
     big = lr.relu(large(kernels, extra=kernels.ARENA_MIN_BYTES))   # 5x the minimum
     del big

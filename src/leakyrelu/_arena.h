@@ -27,13 +27,17 @@
 #define LR_ARENA_SLOTS 8                  /* blocks kept at most */
 #define LR_ARENA_HEADER 64                /* the block's size, before 64-byte aligned data */
 
-static size_t lr_arena_limit = (size_t)256 << 20;   /* bytes kept at most */
+static size_t lr_arena_limit = (size_t)256 << 20;   /* bytes of results kept at most */
 static void *lr_arena_kept[LR_ARENA_SLOTS];        /* free blocks, oldest first */
 static int lr_arena_count = 0;
-static size_t lr_arena_kept_bytes = 0;
+static size_t lr_arena_kept_bytes = 0;             /* their results' bytes, not the headers */
 static size_t lr_arena_reused = 0;                 /* allocations served from kept blocks */
 
 static size_t lr_block_size(void *block) { return *(size_t *)block; }
+
+/* The bytes a block holds for its result: the limit counts these, so that a
+ * result of exactly the limit is kept. */
+static size_t lr_block_room(void *block) { return lr_block_size(block) - LR_ARENA_HEADER; }
 
 static void *lr_block_new(size_t size) {
     void *block;
@@ -64,7 +68,7 @@ static void lr_block_release(void *block) {
 /* Take kept block i out of the arena. */
 static void *lr_arena_take(int i) {
     void *block = lr_arena_kept[i];
-    lr_arena_kept_bytes -= lr_block_size(block);
+    lr_arena_kept_bytes -= lr_block_room(block);
     memmove(lr_arena_kept + i, lr_arena_kept + i + 1,
             (size_t)(lr_arena_count - i - 1) * sizeof(void *));
     lr_arena_count--;
@@ -112,8 +116,8 @@ static void lr_arena_free(void *ctx, void *ptr, size_t size) {
     if (ptr == NULL)
         return;
     block = (char *)ptr - LR_ARENA_HEADER;
-    have = lr_block_size(block);
-    if (have - LR_ARENA_HEADER < LR_ARENA_MIN || have > lr_arena_limit) {
+    have = lr_block_room(block);
+    if (have < LR_ARENA_MIN || have > lr_arena_limit) {
         lr_block_release(block);
         return;
     }
@@ -139,7 +143,7 @@ static void *lr_arena_realloc(void *ctx, void *ptr, size_t size) {
     size_t have;
     if (ptr == NULL)
         return lr_arena_malloc(ctx, size);
-    have = lr_block_size((char *)ptr - LR_ARENA_HEADER) - LR_ARENA_HEADER;
+    have = lr_block_room((char *)ptr - LR_ARENA_HEADER);
     if (size <= have)
         return ptr;
     moved = lr_arena_malloc(ctx, size);
