@@ -85,6 +85,28 @@ def test_leaky_relu_matches_torch(isa, torch_ref, dtype, n):
         assert_same_bits(lr.leaky_relu(x, alpha), expected)
 
 
+# Where alpha, rounded to the dtype, is +0.0 or more and finite, x's sign
+# bit picks the branch (one blend fewer per vector); below, the compare does.
+SIGN_ALPHAS = [0.0, -0.0, 1e-50, -1e-50, 5e-324, -5e-324, 0.3, 1.0, 7.5, -2.0, 3e38]
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+def test_leaky_relu_either_side_of_zero_alpha(isa, dtype):
+    x = np.concatenate([sample(np.float64, 4099, seed=7).astype(dtype),
+                        np.resize(edge_values(dtype), 999)])
+    for alpha in SIGN_ALPHAS:
+        work = np.float32 if dtype == np.float16 else dtype
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            if not np.isfinite(work(alpha)):
+                continue   # refused: tested with the bad input
+            want = ref.leaky_relu(x.astype(work), work(alpha)).astype(dtype)
+        assert_same_bits(lr.leaky_relu(x, alpha), want)
+        assert_same_bits(lr.leaky_relu(x[::-3], alpha), want[::-3])
+        inplace = x.copy()
+        assert lr.leaky_relu(inplace, alpha, out=inplace) is inplace
+        assert_same_bits(inplace, want)
+
+
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_rrelu_eval_matches_torch(isa, torch_ref, dtype, n):
