@@ -398,5 +398,8 @@ def test_leaky_relu_in_each_fp_mode_matches_numpy(ftz, daz, fp_mode):
     x, _ = subnormal_inputs()
     fp_mode(ftz, daz)
     want = np.where(x > 0, x, x * F32(0.3))
+    weight = np.full(4, 0.3, F32)
     for threads in (1, 2):
         assert_same_bits(lr.leaky_relu(x, 0.3, num_threads=threads), want)
+        assert_same_bits(lr.prelu(x.reshape(8, 4, -1), weight, num_threads=threads),
+                         want.reshape(8, 4, -1))

@@ -92,8 +92,7 @@ SIGN_ALPHAS = [0.0, -0.0, 1e-50, -1e-50, 5e-324, -5e-324, 0.3, 1.0, 7.5, -2.0, 3
 
 @pytest.mark.parametrize("dtype", FLOATS + [np.float16])
 def test_leaky_relu_either_side_of_zero_alpha(isa, dtype):
-    x = np.concatenate([sample(np.float64, 4099, seed=7).astype(dtype),
-                        np.resize(edge_values(dtype), 999)])
+    x = sample(dtype, 5099, seed=7)
     for alpha in SIGN_ALPHAS:
         work = np.float32 if dtype == np.float16 else dtype
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -105,6 +104,25 @@ def test_leaky_relu_either_side_of_zero_alpha(isa, dtype):
         inplace = x.copy()
         assert lr.leaky_relu(inplace, alpha, out=inplace) is inplace
         assert_same_bits(inplace, want)
+
+
+# Rows of 1001 elements run inline, rows of 70001 through the walker's loops.
+@pytest.mark.parametrize("outer, inner", [(3, 1001), (1, 70001)])
+@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+def test_prelu_either_side_of_zero_weight(isa, dtype, outer, inner):
+    work = np.float32 if dtype == np.float16 else dtype
+    with np.errstate(over="ignore", under="ignore"):
+        w = np.array(SIGN_ALPHAS, dtype=dtype)
+    w = w[np.isfinite(w)]
+    x = sample(dtype, outer * w.size * inner, seed=8).reshape(outer, w.size, inner)
+    x[:, :, :13] = edge_values(dtype)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        wide = x.astype(work)
+        want = np.where(wide > 0, wide, wide * w.astype(work)[:, None]).astype(dtype)
+    assert_same_bits(lr.prelu(x, w), want)
+    inplace = x.copy()
+    assert lr.prelu(inplace, w, out=inplace) is inplace
+    assert_same_bits(inplace, want)
 
 
 @pytest.mark.parametrize("n", SIZES)
