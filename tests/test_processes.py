@@ -393,7 +393,7 @@ def test_same_bits_for_every_thread_count_in_every_fp_mode(name, fp_mode):
 
 
 @pytest.mark.parametrize("ftz, daz", MODES)
-def test_leaky_relu_in_each_fp_mode_matches_numpy(ftz, daz, fp_mode):
+def test_rectifiers_in_each_fp_mode_match_numpy(ftz, daz, fp_mode):
     # NumPy, run in the same thread, sees the same mode: the reference.
     x, _ = subnormal_inputs()
     fp_mode(ftz, daz)
@@ -403,3 +403,4 @@ def test_leaky_relu_in_each_fp_mode_matches_numpy(ftz, daz, fp_mode):
         assert_same_bits(lr.leaky_relu(x, 0.3, num_threads=threads), want)
         assert_same_bits(lr.prelu(x.reshape(8, 4, -1), weight, num_threads=threads),
                          want.reshape(8, 4, -1))
+        assert_same_bits(lr.relu(x, num_threads=threads), np.where(x < 0, F32(0), x))

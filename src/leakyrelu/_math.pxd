@@ -62,6 +62,13 @@ cdef inline floating nan_or(floating x, floating value) noexcept nogil:
 cdef inline floating relu_forward(floating x) noexcept nogil:
     return 0 if x < 0 else x
 
+cdef inline floating relu_by_max(floating x, floating zero) noexcept nogil:
+    # relu_forward, given +0.0 as `zero`: x86's max gives its first operand if
+    # that is greater, else the second, which is relu's rule for -0.0 and NaN
+    # too. GCC emits that one instruction only for a zero it cannot see (for
+    # a constant it emits a compare and a mask).
+    return zero if zero > x else x
+
 cdef inline floating relu_grad(floating g, floating x) noexcept nogil:
     return nan_or(x, g if x > 0 else 0)
 
