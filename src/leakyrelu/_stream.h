@@ -146,6 +146,13 @@ static inline void lr_stream_f64(const double* src, double* dst, ptrdiff_t n) {
 }
 #endif
 
+/* Ask for the lines of [start, start + nbytes) to be read into the cache. */
+static inline void lr_prefetch_lines(const void* start, ptrdiff_t nbytes) {
+    const char* c = (const char*)start;
+    for (ptrdiff_t i = 0; i < nbytes; i += 64)
+        __builtin_prefetch(c + i, 0, 3);
+}
+
 /* Streaming stores are weakly ordered: fence them before anyone reads. */
 static inline void lr_stream_done(void) {
 #if defined(LR_STREAM_X86)
