@@ -149,8 +149,15 @@ static inline void lr_stream_f64(const double* src, double* dst, ptrdiff_t n) {
 /* Ask for the lines of [start, start + nbytes) to be read into the cache. */
 static inline void lr_prefetch_lines(const void* start, ptrdiff_t nbytes) {
     const char* c = (const char*)start;
-    for (ptrdiff_t i = 0; i < nbytes; i += 64)
+    for (ptrdiff_t i = 0; i < nbytes; i += 64) {
+#if defined(__GNUC__)
         __builtin_prefetch(c + i, 0, 3);
+#elif defined(LR_STREAM_X86)
+        _mm_prefetch(c + i, _MM_HINT_T0);
+#else
+        (void)c;
+#endif
+    }
 }
 
 /* Streaming stores are weakly ordered: fence them before anyone reads. */
