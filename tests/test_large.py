@@ -273,6 +273,35 @@ def test_outputs_beyond_the_stream_threshold(isa, layout):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "offset", "strided"])
+def test_in_place_beyond_the_stream_threshold(isa, dtype, layout):
+    # In place, as far beyond the caches as streamed outputs, one-input
+    # loops go a cache line at a time with a prefetch ahead: every element
+    # must come out right, the last partial line included, at any start
+    # address, for 1 and 2 threads.
+    kernels = _dispatch.kernels
+    itemsize = np.dtype(dtype).itemsize
+    n = kernels.STREAM_CAP_BYTES // itemsize + 1037
+    assert kernels.streams(n * itemsize, 1) and kernels.streams(n * itemsize, 2)
+    base = np.random.default_rng(5).standard_normal(2 * n + 2).astype(dtype)
+    base[::97] = 0.0
+    base[1::101] = -0.0
+    base[2::103] = np.nan
+    calls = [("relu", {}, lambda x: np.where(x < 0, 0, x)),
+             ("leaky_relu", {"alpha": 0.1}, lambda x: np.where(x > 0, x, x * dtype(0.1))),
+             ("leaky_relu", {"alpha": -0.5},
+              lambda x: np.where(x > 0, x, x * dtype(-0.5)))]
+    for threads in (1, 2):
+        for name, kwargs, formula in calls:
+            data = base.copy()
+            x = {"contiguous": data[:n], "offset": data[1:n + 1], "strided": data[::2]}[layout]
+            want = formula(x.copy())
+            assert getattr(lr, name)(x, out=x, num_threads=threads, **kwargs) is x
+            np.testing.assert_array_equal(x, want, err_msg=f"{name} {kwargs} {threads}")
+            assert np.array_equal(np.signbit(x), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0, 1])
 @pytest.mark.parametrize("rows", ["long", "short"])
 def test_prelu_beyond_the_stream_threshold(isa, dtype, offset, rows):

@@ -160,6 +160,15 @@ static inline void lr_prefetch_lines(const void* start, ptrdiff_t nbytes) {
     }
 }
 
+/* In-place loops beyond the caches ask for the line LR_PREFETCH_AHEAD bytes
+ * on as they reach each line: with the hardware prefetcher alone, relu in
+ * place on 16M float32 elements took 1.08 x the time (docs/performance.md).
+ * A prefetch never faults, past the array's end included. */
+#define LR_PREFETCH_AHEAD 4096
+static inline void lr_prefetch_ahead(const void* at) {
+    lr_prefetch_lines((const char*)at + LR_PREFETCH_AHEAD, 1);
+}
+
 /* Streaming stores are weakly ordered: fence them before anyone reads. */
 static inline void lr_stream_done(void) {
 #if defined(LR_STREAM_X86)
