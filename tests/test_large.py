@@ -273,6 +273,37 @@ def test_outputs_beyond_the_stream_threshold(isa, layout):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1])
+def test_rrelu_grad_beyond_the_stream_threshold(isa, dtype, offset):
+    # rrelu's training gradient streams its blocks where out is 32-byte
+    # aligned (offset 0) and stores them normally where not: either way its
+    # slopes must be the forward's, element for element, for 1 and 2 threads.
+    kernels = _dispatch.kernels
+    itemsize = np.dtype(dtype).itemsize
+    n = kernels.STREAM_CAP_BYTES // itemsize + 1037
+    assert kernels.streams(n * itemsize, 1, 2) and kernels.streams(n * itemsize, 2, 2)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(n).astype(dtype)
+    x[::97] = 0.0
+    x[5::101] = np.nan
+    g = rng.standard_normal(n).astype(dtype)
+    y = lr.rrelu(x, training=True, seed=11)
+    sloped = ~(x > 0) & ~np.isnan(x)
+    for threads in (1, 2):
+        buffer = np.full(n + 16, np.nan, dtype)
+        start = (-buffer.ctypes.data % 64) // itemsize + offset
+        out = buffer[start:start + n]
+        slopes = lr.rrelu_grad(np.ones_like(x), x, training=True, seed=11, out=out,
+                               num_threads=threads).copy()
+        assert np.array_equal(x[sloped] * slopes[sloped], y[sloped])
+        assert np.all((slopes[sloped] >= 0.125) & (slopes[sloped] <= 1 / 3))
+        assert np.all(slopes[x > 0] == 1) and np.all(np.isnan(slopes[np.isnan(x)]))
+        want = np.where(x > 0, g, g * slopes)
+        assert lr.rrelu_grad(g, x, training=True, seed=11, out=out, num_threads=threads) is out
+        assert np.array_equal(out, want, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["contiguous", "offset", "strided"])
 def test_in_place_beyond_the_stream_threshold(isa, dtype, layout):
     # In place, as far beyond the caches as streamed outputs, one-input
