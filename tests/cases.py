@@ -236,6 +236,11 @@ def _exp_expected(coefficients, gradient):
             if params.get("from_output"):
                 value = R.elu_grad_from_output_rounded(g, x, *coef)
                 size = np.abs(x.astype(np.longdouble)) + negcoef
+                # grad_output * input_scale * (y + negcoef), left to right:
+                # where the first product falls to 0 and y is -inf, 0 * inf
+                # gives NaN (as in PyTorch).
+                with np.errstate(all="ignore"):
+                    free = ~(x > 0) & (g * coef[2] == 0) & np.isinf(x)
             else:
                 value = R.elu_grad_rounded(g, x, *coef)
                 with np.errstate(all="ignore"):

@@ -414,6 +414,19 @@ def test_grad_from_output_after_in_place_forward(isa, case, dtype, rng):
     assert ulp_distance(from_output, from_input).max() <= 2
 
 
+@pytest.mark.parametrize("n", [1, 40])
+def test_celu_grad_from_output_of_minus_inf_with_a_vanishing_grad(isa, n):
+    # grad_output * input_scale * (y + alpha), left to right as in PyTorch:
+    # the smallest float32 times 1/2 rounds to 0, and 0 * -inf is NaN; a
+    # grad_output that survives the scale gives -inf.
+    g = np.full(n, 1e-45, np.float32)
+    y = np.full(n, -np.inf, np.float32)
+    assert np.isnan(lr.celu_grad(g, y, 2.0, from_output=True)).all()
+    assert (lr.celu_grad(g * 4, y, 2.0, from_output=True) == -np.inf).all()
+    assert (lr.celu_grad(g.astype(np.float64), y.astype(np.float64), 2.0,
+                         from_output=True) == -np.inf).all()
+
+
 @pytest.mark.parametrize("alpha", [-1.0, -0.5, -1e-300])
 def test_from_output_with_negative_alpha_raises(alpha):
     g = y = np.full(4, -0.25)
