@@ -13,6 +13,7 @@
 #define LEAKYRELU_RRELU_GRAD_H
 #include <stdint.h>
 #include "_leaky_grad.h"
+#include "_stream.h"
 
 /* Half a block: hash k of a block serves elements k and LR_RRELU_HALF + k. */
 #define LR_RRELU_HALF 64
@@ -31,7 +32,7 @@ static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* o
                                         uint32_t number, uint32_t constant,
                                         uint32_t key1_high, float lower, float step,
                                         int stream) {
-    (void)stream;   /* (measured on AVX2 CPUs only) */
+    (void)stream;   /* normal stores: streaming them was measured on AVX2 CPUs only */
     const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512 lower_v = _mm512_set1_ps(lower), step_v = _mm512_set1_ps(step);
     for (int k = 0; k < LR_RRELU_HALF; k += 16) {
@@ -59,12 +60,12 @@ static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* o
 #elif defined(__AVX2__)
 #include <immintrin.h>
 
-/* The line 4 KiB on in g and x, asked for at each line: beyond the caches
- * the block otherwise waits on them (1M float32 elements, 1 thread: 1.07
- * ms without, 0.90 with; docs/performance.md). */
+/* The lines LR_PREFETCH_AHEAD on in g and x, asked for at each line:
+ * beyond the caches the block otherwise waits on them (1M float32
+ * elements, 1 thread: 1.07 ms without, 0.90 with; docs/performance.md). */
 static inline void lr_rrelu_prefetch(const void* g, const void* x) {
-    __builtin_prefetch((const char*)g + 4096, 0, 3);
-    __builtin_prefetch((const char*)x + 4096, 0, 3);
+    lr_prefetch_ahead(g);
+    lr_prefetch_ahead(x);
 }
 
 /* The same in AVX2: the block's 64 hashes first, then the two halves
