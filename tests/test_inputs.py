@@ -5,7 +5,9 @@ References are NumPy formulas (reference.py, through cases.Spec) and, where
 installed, PyTorch's CPU kernels. A fast-path and a general-path call must
 accept and refuse the same calls and give the same bits.
 """
+import ctypes
 import mmap
+import sys
 import tracemalloc
 
 import numpy as np
@@ -386,6 +388,44 @@ def test_long_strided_runs_in_and_out(dtype, step, isa):
     assert (out_base[outside] == 7).all()
     lr.leaky_relu(view, 0.1, out=view)   # in place
     assert_same_bits(base[:, ::step], want)
+
+
+@pytest.fixture
+def fenced_page():
+    """A page of memory between two pages that no access may touch, so that
+    a read or write past either end of it faults."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("mprotect through ctypes: Linux only")
+    page = mmap.PAGESIZE
+    memory = mmap.mmap(-1, 3 * page)
+    start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for at in (start, start + 2 * page):
+        assert libc.mprotect(at, page, 0) == 0, ctypes.get_errno()   # PROT_NONE
+    yield memory, page
+    for at in (start, start + 2 * page):
+        libc.mprotect(at, page, mmap.PROT_READ | mmap.PROT_WRITE)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
+def test_strided_views_read_nothing_past_their_ends(fenced_page, dtype, isa):
+    # The vector gathers (two loads per vector at step 2) stop before the
+    # last vector of a run, whose second load would reach past the view's
+    # last element: views ending at either edge of a page fenced on both
+    # sides, in and out of place, must not fault.
+    memory, page = fenced_page
+    n = page // dtype.itemsize
+    whole = np.frombuffer(memory, dtype, count=n, offset=page)
+    whole[:] = np.random.default_rng(10).standard_normal(n)
+    for cut in (lambda a: a[::2], lambda a: a[1::2], lambda a: a[::-1], lambda a: a[-2::-2],
+                lambda a: a[::3], lambda a: a[2::-1], lambda a: a[n - 9::2]):
+        view = cut(whole)
+        want = np.where(view > 0, view, view * dtype.type(0.1))
+        assert_same_bits(lr.leaky_relu(view, 0.1), want)
+        assert_same_bits(lr.leaky_relu_grad(np.ones_like(view), view, 0.1),
+                         np.where(view > 0, 1, dtype.type(0.1)))
+        assert_same_bits(lr.leaky_relu(view, 0.1, out=view), want)
 
 
 def compare(spec, got, want):
