@@ -759,6 +759,38 @@ def test_rrelu_grad_regenerates_the_slopes(isa, dtype, bounds):
     assert_same_bits(lr.rrelu_grad(g, x, lower, upper, training=True, seed=77), expected)
 
 
+@pytest.mark.parametrize("where", ["new", "over g", "over x"])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_rrelu_grad_puts_each_nan_where_its_x_is(isa, dtype, where):
+    # Whole blocks apart from x apply the NaN rule after the block: a NaN x
+    # at any place in a block (either half, either end), a block holding
+    # +inf and -inf but no NaN (its x's sum is a NaN), signalling NaNs and
+    # NaN payloads, kept bit for bit.
+    n = 128 * 8
+    x = normal_like(np.empty(n, dtype), seed=5)
+    g = normal_like(x, seed=6)
+    nans = np.array([0x7FC00000, 0xFFC00001, 0x7F800001, 0x7FC12345], np.uint32).view(np.float32)
+    if dtype == np.float64:
+        nans = np.array([0x7FF8000000000000, 0xFFF8000000000001, 0x7FF0000000000001,
+                         0x7FF8123456789ABC], np.uint64).view(np.float64)
+    for place, value in zip([0, 63, 64 + 128, 127 + 128, 5 + 256, 300 + 256], np.resize(nans, 6)):
+        x[place] = value
+    x[3 * 128 + 10], x[3 * 128 + 100] = np.inf, -np.inf
+    x[4 * 128:5 * 128] = np.nan
+    x_in, g_in = x.copy(), g.copy()
+    slope = lr.rrelu_grad(np.ones_like(x), np.where(np.isnan(x), -1, x).astype(dtype),
+                          training=True, seed=3)
+    with np.errstate(invalid="ignore"):
+        expected = np.where(np.isnan(x), x, g * slope)
+    out = {"new": None, "over g": g, "over x": x}[where]
+    got = lr.rrelu_grad(g, x, training=True, seed=3, out=out)
+    assert_same_bits(got, expected)
+    if where != "over g":
+        assert_same_bits(g, g_in)
+    if where != "over x":
+        assert_same_bits(x, x_in)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_rrelu_slopes_stay_within_the_bounds(dtype):
     # Rounding lower + step * u must not step past upper: 10**6 draws reach

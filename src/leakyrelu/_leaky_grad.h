@@ -62,4 +62,24 @@ static inline __m256d lr_leaky_grad4_d(__m256d g, __m256d x, __m256d positive, _
     return _mm256_blendv_pd(grad, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
 }
 #endif
+#include <stddef.h>
+#include <stdint.h>
+
+/* The NaN rule applied after the fact, where grad is apart from x: a block
+ * that computed grad without it (lr_sloped_grad8_f / 4_d: a compare and a
+ * blend fewer per vector) and found a NaN among its x's (a sum of them is a
+ * NaN; an inf - inf only costs the look) puts x's NaNs into grad here. */
+static inline int lr_apart(const void* a, const void* b, size_t bytes) {
+    return (uintptr_t)a + bytes <= (uintptr_t)b || (uintptr_t)b + bytes <= (uintptr_t)a;
+}
+
+#define LR_PUT_NANS(SUFFIX, T)                                                   \
+static inline void lr_put_nans_##SUFFIX(const T* x, T* grad, ptrdiff_t n) {      \
+    for (ptrdiff_t j = 0; j < n; j++)                                           \
+        if (x[j] != x[j])                                                       \
+            grad[j] = x[j];                                                     \
+}
+LR_PUT_NANS(f, float)
+LR_PUT_NANS(d, double)
+#undef LR_PUT_NANS
 #endif

@@ -311,9 +311,7 @@ static inline int lr_prelu_grad_runs_##SUFFIX(const T* x, const T* g, T* grad_x,
                 LR_PRELU_GRAD_BLOCK_##SUFFIX(1);                                            \
         double sum = lr_pairwise_sum_avx2(&v);                                              \
         if (nan_later && sum != sum)                                                        \
-            for (ptrdiff_t j = 0; j < len; j++)                                             \
-                if (x[j] != x[j])                                                           \
-                    grad_x[j] = x[j];                                                       \
+            lr_put_nans_##SUFFIX(x, grad_x, len);                                           \
         sums[k] += sum;                                                                     \
     }                                                                                       \
     return 1;                                                                               \
