@@ -759,31 +759,37 @@ def test_rrelu_grad_regenerates_the_slopes(isa, dtype, bounds):
     assert_same_bits(lr.rrelu_grad(g, x, lower, upper, training=True, seed=77), expected)
 
 
+GRADS_WITH_A_NAN_RULE = {
+    "leaky_relu_grad": lambda g, x, out: lr.leaky_relu_grad(g, x, 0.2, out=out),
+    "rrelu_grad training": lambda g, x, out: lr.rrelu_grad(g, x, training=True, seed=3, out=out),
+}
+
+
 @pytest.mark.parametrize("where", ["new", "over g", "over x"])
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_rrelu_grad_puts_each_nan_where_its_x_is(isa, dtype, where):
-    # Whole blocks apart from x apply the NaN rule after the block: a NaN x
-    # at any place in a block (either half, either end), a block holding
-    # +inf and -inf but no NaN (its x's sum is a NaN), signalling NaNs and
-    # NaN payloads, kept bit for bit.
-    n = 128 * 8
+@pytest.mark.parametrize("grad", GRADS_WITH_A_NAN_RULE)
+def test_gradients_put_each_nan_where_its_x_is(isa, grad, dtype, where):
+    # Blocks apart from x apply the NaN rule after the block (AVX2 builds): a
+    # NaN x at any place (either end of a block, the tail past the last),
+    # a block holding +inf and -inf but no NaN (its x's sum is a NaN),
+    # signalling NaNs and NaN payloads, kept bit for bit.
+    grad = GRADS_WITH_A_NAN_RULE[grad]
+    n = 128 * 8 + 13
     x = normal_like(np.empty(n, dtype), seed=5)
     g = normal_like(x, seed=6)
     nans = np.array([0x7FC00000, 0xFFC00001, 0x7F800001, 0x7FC12345], np.uint32).view(np.float32)
     if dtype == np.float64:
         nans = np.array([0x7FF8000000000000, 0xFFF8000000000001, 0x7FF0000000000001,
                          0x7FF8123456789ABC], np.uint64).view(np.float64)
-    for place, value in zip([0, 63, 64 + 128, 127 + 128, 5 + 256, 300 + 256], np.resize(nans, 6)):
-        x[place] = value
-    x[3 * 128 + 10], x[3 * 128 + 100] = np.inf, -np.inf
-    x[4 * 128:5 * 128] = np.nan
+    places = [0, 63, 64 + 128, 127 + 128, 255, 256, 5 + 512, 300 + 512, n - 1]
+    x[places] = np.resize(nans, len(places))
+    x[6 * 128 + 10], x[6 * 128 + 100] = np.inf, -np.inf
+    x[7 * 128:7 * 128 + 64] = np.nan
     x_in, g_in = x.copy(), g.copy()
-    slope = lr.rrelu_grad(np.ones_like(x), np.where(np.isnan(x), -1, x).astype(dtype),
-                          training=True, seed=3)
+    slope = grad(np.ones_like(x), np.where(np.isnan(x), -1, x).astype(dtype), None)
     with np.errstate(invalid="ignore"):
         expected = np.where(np.isnan(x), x, g * slope)
-    out = {"new": None, "over g": g, "over x": x}[where]
-    got = lr.rrelu_grad(g, x, training=True, seed=3, out=out)
+    got = grad(g, x, {"new": None, "over g": g, "over x": x}[where])
     assert_same_bits(got, expected)
     if where != "over g":
         assert_same_bits(g, g_in)

@@ -82,4 +82,61 @@ static inline void lr_put_nans_##SUFFIX(const T* x, T* grad, ptrdiff_t n) {     
 LR_PUT_NANS(f, float)
 LR_PUT_NANS(d, double)
 #undef LR_PUT_NANS
+
+/* leaky_relu_grad over the first n - n % 32 elements of contiguous g and x
+ * into out, apart from x, the NaN rule after each 256 of them; returns how
+ * many it did (the caller's loop does the rest), 0 where out meets x or in
+ * builds other than AVX2. For Zen 1 and its kind, which split each 256-bit
+ * operation in two: the NaN rule's compare and blend per vector were two of
+ * five on the pipes that multiply (docs/performance.md). Four sums of x:
+ * one add's latency per vector would bound the loop. */
+#define LR_LEAKY_GRAD_RUN(SUFFIX, T, VEC, LANES, LOAD, STORE, SET1, ZERO, ADD, HAS_NAN, \
+                          POSITIVE, SLOPED)                                              \
+static inline ptrdiff_t lr_leaky_grad_run_##SUFFIX(const T* g, const T* x, T* out,     \
+                                                   ptrdiff_t n, T alpha) {             \
+    ptrdiff_t whole = n - n % (4 * LANES), done = 0;                                   \
+    if (!lr_apart(out, x, (size_t)whole * sizeof(T)))                                  \
+        return 0;                                                                      \
+    const VEC slope = SET1(alpha);                                                     \
+    while (done < whole) {                                                             \
+        ptrdiff_t end = done + 256 < whole ? done + 256 : whole;                       \
+        VEC seen[4] = {ZERO(), ZERO(), ZERO(), ZERO()};                                \
+        for (ptrdiff_t j = done; j < end; j += 4 * LANES)                              \
+            for (int k = 0; k < 4; k++) {                                              \
+                VEC xv = LOAD(x + j + k * LANES), gv = LOAD(g + j + k * LANES);        \
+                STORE(out + j + k * LANES, SLOPED(gv, POSITIVE(xv), slope));           \
+                seen[k] = ADD(seen[k], xv);                                            \
+            }                                                                          \
+        if (HAS_NAN(ADD(ADD(seen[0], seen[1]), ADD(seen[2], seen[3]))))                \
+            lr_put_nans_##SUFFIX(x + done, out + done, end - done);                    \
+        done = end;                                                                    \
+    }                                                                                  \
+    return whole;                                                                      \
+}
+#if defined(__AVX2__) && !defined(__AVX512F__)
+static inline int lr_has_nan8_f(__m256 v) {
+    return _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+static inline int lr_has_nan4_d(__m256d v) {
+    return _mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+}
+LR_LEAKY_GRAD_RUN(f, float, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+                  _mm256_setzero_ps, _mm256_add_ps, lr_has_nan8_f, lr_positive8_f,
+                  lr_sloped_grad8_f)
+LR_LEAKY_GRAD_RUN(d, double, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd,
+                  _mm256_setzero_pd, _mm256_add_pd, lr_has_nan4_d, lr_positive4_d,
+                  lr_sloped_grad4_d)
+#else
+static inline ptrdiff_t lr_leaky_grad_run_f(const float* g, const float* x, float* out,
+                                             ptrdiff_t n, float alpha) {
+    (void)g; (void)x; (void)out; (void)n; (void)alpha;
+    return 0;
+}
+static inline ptrdiff_t lr_leaky_grad_run_d(const double* g, const double* x, double* out,
+                                             ptrdiff_t n, double alpha) {
+    (void)g; (void)x; (void)out; (void)n; (void)alpha;
+    return 0;
+}
+#endif
+#undef LR_LEAKY_GRAD_RUN
 #endif
