@@ -759,9 +759,19 @@ def test_rrelu_grad_regenerates_the_slopes(isa, dtype, bounds):
     assert_same_bits(lr.rrelu_grad(g, x, lower, upper, training=True, seed=77), expected)
 
 
+def _rrelu_slopes(x):
+    finite = np.where(np.isnan(x), -1, x).astype(x.dtype)
+    return lr.rrelu_grad(np.ones_like(x), finite, training=True, seed=3)
+
+
+# Each gradient and its reference where x is not a NaN.
 GRADS_WITH_A_NAN_RULE = {
-    "leaky_relu_grad": lambda g, x, out: lr.leaky_relu_grad(g, x, 0.2, out=out),
-    "rrelu_grad training": lambda g, x, out: lr.rrelu_grad(g, x, training=True, seed=3, out=out),
+    "relu_grad": (lambda g, x, out: lr.relu_grad(g, x, out=out),
+                  lambda g, x: np.where(x > 0, g, 0).astype(x.dtype)),
+    "leaky_relu_grad": (lambda g, x, out: lr.leaky_relu_grad(g, x, 0.2, out=out),
+                        lambda g, x: np.where(x > 0, g, g * x.dtype.type(0.2))),
+    "rrelu_grad training": (lambda g, x, out: lr.rrelu_grad(g, x, training=True, seed=3, out=out),
+                            lambda g, x: g * _rrelu_slopes(x)),
 }
 
 
@@ -773,7 +783,7 @@ def test_gradients_put_each_nan_where_its_x_is(isa, grad, dtype, where):
     # NaN x at any place (either end of a block, the tail past the last),
     # a block holding +inf and -inf but no NaN (its x's sum is a NaN),
     # signalling NaNs and NaN payloads, kept bit for bit.
-    grad = GRADS_WITH_A_NAN_RULE[grad]
+    grad, reference = GRADS_WITH_A_NAN_RULE[grad]
     n = 128 * 8 + 13
     x = normal_like(np.empty(n, dtype), seed=5)
     g = normal_like(x, seed=6)
@@ -786,9 +796,8 @@ def test_gradients_put_each_nan_where_its_x_is(isa, grad, dtype, where):
     x[6 * 128 + 10], x[6 * 128 + 100] = np.inf, -np.inf
     x[7 * 128:7 * 128 + 64] = np.nan
     x_in, g_in = x.copy(), g.copy()
-    slope = grad(np.ones_like(x), np.where(np.isnan(x), -1, x).astype(dtype), None)
     with np.errstate(invalid="ignore"):
-        expected = np.where(np.isnan(x), x, g * slope)
+        expected = np.where(np.isnan(x), x, reference(g, x))
     got = grad(g, x, {"new": None, "over g": g, "over x": x}[where])
     assert_same_bits(got, expected)
     if where != "over g":
