@@ -101,17 +101,30 @@ def test_verdict(checks, expected):
     assert _bench.verdict(checks) == expected
 
 
-def test_scaling_verdicts():
-    def pair(function, one_us, two_us, noisy=False):
-        base = {"function": function, "dtype": "float32", "size": 1 << 20, "mode": "out"}
+def test_scaling_verdicts(monkeypatch):
+    monkeypatch.setattr(_bench, "in_cache_bytes", lambda: 8 << 20)
+
+    def pair(function, one_us, two_us, noisy=False, size=1 << 20):
+        base = {"function": function, "dtype": "float32", "size": size, "mode": "out"}
         # Only our own timings count: a peer's noise does not touch the speed-up.
         return [dict(base, threads=1, leakyrelu_us=one_us, noisy=True, leakyrelu_noisy=False),
                 dict(base, threads=2, leakyrelu_us=two_us, noisy=True, leakyrelu_noisy=noisy)]
     rows = (pair("relu", 180, 100) + pair("elu", 180, 100, noisy=True)
-            + pair("selu", 150, 100) + pair("celu", 150, 100, noisy=True))
+            + pair("selu", 150, 100) + pair("celu", 150, 100, noisy=True)
+            # 16 MB: beyond that cache, memory-bound at 2 threads, not judged
+            + pair("leaky_relu", 150, 100, size=1 << 22))
     statuses = {r["function"]: r["status"] for r in _bench.scaling(rows)}
     assert statuses == {"relu": "ok", "elu": "ok (noisy)", "selu": "behind speed-up",
                         "celu": "noisy"}
+
+
+def test_in_cache_is_half_the_l3(monkeypatch):
+    monkeypatch.setattr(_bench._dispatch.kernels, "L3_BYTES", 32 << 20, raising=False)
+    assert _bench.in_cache_bytes() == 16 << 20
+    monkeypatch.setattr(_bench._dispatch.kernels, "L3_BYTES", 0, raising=False)
+    assert _bench.in_cache_bytes() == 16 << 20   # unknown: the common L3 of 32 MB
+    monkeypatch.setattr(_bench._dispatch.kernels, "L3_BYTES", 8 << 20, raising=False)
+    assert _bench.in_cache_bytes() == 4 << 20
 
 
 def test_missing_peer_prints_a_dash():

@@ -255,7 +255,9 @@ def _tiny_rows(budget):
     return rows
 
 
-IN_CACHE_BYTES = 16 << 20   # one array's size that, with its output, still sits in the L3
+def in_cache_bytes():
+    """The largest array that, with its output, sits in this CPU's L3 (16 MiB where unknown)."""
+    return _dispatch.kernels.L3_BYTES // 2 or 16 << 20
 
 
 def scaling(rows):
@@ -264,7 +266,7 @@ def scaling(rows):
     result = []
     for (name, dtype, size, mode, threads), r in by_key.items():
         two = by_key.get((name, dtype, size, mode, 2))
-        in_cache = size * np.dtype(dtype).itemsize <= IN_CACHE_BYTES
+        in_cache = size * np.dtype(dtype).itemsize <= in_cache_bytes()
         if threads == 1 and two is not None and size >= 1 << 20 and in_cache:
             speedup = r["leakyrelu_us"] / two["leakyrelu_us"]
             result.append({"function": name, "dtype": dtype, "size": size, "mode": mode,
@@ -356,12 +358,17 @@ def main(args):
         for r in tiny:
             print(f"  leaky_relu {r['dtype']:<8} {r['leakyrelu_us']:6.2f}us vs "
                   f"{r['np_maximum_us']:6.2f}us  ratio {r['ratio']:.2f}  {r['status']}")
+    fits = f"{in_cache_bytes() >> 20} MiB" + (" or less" if _dispatch.kernels.L3_BYTES else
+                                                " or less: the L3's size unknown")
     if threaded:
-        print("\n2 threads against 1, same call, arrays of 1M elements and up that fit in "
-              "cache (target: >= 1.7x faster):")
+        print(f"\n2 threads against 1, same call, arrays of 1M elements and up that fit in "
+              f"cache ({fits}; target: >= 1.7x faster):")
         for r in threaded:
             print(f"  {r['function']:<17} {r['dtype']:<8} {r['size']:>9} {r['mode']:<8} "
                   f"{r['speedup']:5.2f}x  {r['status']}")
+    elif any(r["threads"] == 2 and r["size"] >= 1 << 20 for r in rows):
+        print(f"\n2 threads against 1: no array of 1M elements and up in this run fits in "
+              f"cache with its output ({fits}), so no speed-up is judged")
     if serial:
         print(f"\nbelow the serial threshold "
               f"({_dispatch.kernels.SERIAL_THRESHOLD_BYTES // 1024} KiB read and written), "
