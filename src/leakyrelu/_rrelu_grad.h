@@ -114,29 +114,6 @@ static inline void lr_rrelu_draws(uint32_t number, uint32_t constant, uint32_t k
     }
 }
 
-static inline int lr_rrelu_grad_block_f(const float* g, const float* x, float* out,
-                                        uint32_t number, uint32_t constant,
-                                        uint32_t key1_high, float lower, float step,
-                                        int stream) {
-    __m256i low[LR_RRELU_HALF / 8], high[LR_RRELU_HALF / 8];
-    lr_rrelu_draws(number, constant, key1_high, low, high);
-    const __m256 lower_v = _mm256_set1_ps(lower), step_v = _mm256_set1_ps(step);
-    stream = stream && ((uintptr_t)out & 31) == 0;
-    __m256 seen = _mm256_setzero_ps();
-    if (lr_apart(out, x, 2 * LR_RRELU_HALF * sizeof(float))) {
-        lr_rrelu_grad_half8_f(g, x, out, low, lower_v, step_v, stream, 1, &seen);
-        lr_rrelu_grad_half8_f(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high,
-                              lower_v, step_v, stream, 1, &seen);
-        if (_mm256_movemask_ps(_mm256_cmp_ps(seen, seen, _CMP_UNORD_Q)))
-            lr_put_nans_f(x, out, 2 * LR_RRELU_HALF);
-    } else {
-        lr_rrelu_grad_half8_f(g, x, out, low, lower_v, step_v, stream, 0, &seen);
-        lr_rrelu_grad_half8_f(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high,
-                              lower_v, step_v, stream, 0, &seen);
-    }
-    return 1;
-}
-
 /* float64: each vector of eight 16-bit draws makes two vectors of slopes. */
 static inline __attribute__((always_inline)) void lr_rrelu_grad4_d(
         const double* g, const double* x, double* out, __m128i draws, __m256d lower,
@@ -167,28 +144,42 @@ static inline __attribute__((always_inline)) void lr_rrelu_grad_half4_d(
     }
 }
 
-static inline int lr_rrelu_grad_block_d(const double* g, const double* x, double* out,
-                                        uint32_t number, uint32_t constant,
-                                        uint32_t key1_high, double lower, double step,
-                                        int stream) {
-    __m256i low[LR_RRELU_HALF / 8], high[LR_RRELU_HALF / 8];
-    lr_rrelu_draws(number, constant, key1_high, low, high);
-    const __m256d lower_v = _mm256_set1_pd(lower), step_v = _mm256_set1_pd(step);
-    stream = stream && ((uintptr_t)out & 31) == 0;
-    __m256d seen = _mm256_setzero_pd();
-    if (lr_apart(out, x, 2 * LR_RRELU_HALF * sizeof(double))) {
-        lr_rrelu_grad_half4_d(g, x, out, low, lower_v, step_v, stream, 1, &seen);
-        lr_rrelu_grad_half4_d(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high,
-                              lower_v, step_v, stream, 1, &seen);
-        if (_mm256_movemask_pd(_mm256_cmp_pd(seen, seen, _CMP_UNORD_Q)))
-            lr_put_nans_d(x, out, 2 * LR_RRELU_HALF);
-    } else {
-        lr_rrelu_grad_half4_d(g, x, out, low, lower_v, step_v, stream, 0, &seen);
-        lr_rrelu_grad_half4_d(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high,
-                              lower_v, step_v, stream, 0, &seen);
-    }
-    return 1;
+/* A whole block: its 64 hashes, then the two halves; where out is apart
+ * from x, the NaN rule after them. */
+#define LR_RRELU_GRAD_BLOCK(SUFFIX, T, VEC, HALF, SET1, ZERO, HAS_NAN)                       \
+static inline __attribute__((always_inline)) void lr_rrelu_grad_halves_##SUFFIX(            \
+        const T* g, const T* x, T* out, const __m256i* low, const __m256i* high, VEC lower,  \
+        VEC step, int stream, int nan_later, VEC* seen) {                                    \
+    HALF(g, x, out, low, lower, step, stream, nan_later, seen);                              \
+    HALF(g + LR_RRELU_HALF, x + LR_RRELU_HALF, out + LR_RRELU_HALF, high, lower, step,       \
+         stream, nan_later, seen);                                                           \
+}                                                                                            \
+                                                                                             \
+static inline int lr_rrelu_grad_block_##SUFFIX(const T* g, const T* x, T* out,               \
+                                               uint32_t number, uint32_t constant,           \
+                                               uint32_t key1_high, T lower, T step,          \
+                                               int stream) {                                 \
+    __m256i low[LR_RRELU_HALF / 8], high[LR_RRELU_HALF / 8];                                 \
+    lr_rrelu_draws(number, constant, key1_high, low, high);                                  \
+    const VEC lower_v = SET1(lower), step_v = SET1(step);                                    \
+    stream = stream && ((uintptr_t)out & 31) == 0;                                           \
+    VEC seen = ZERO();                                                                       \
+    if (lr_apart(out, x, 2 * LR_RRELU_HALF * sizeof(T))) {                                   \
+        lr_rrelu_grad_halves_##SUFFIX(g, x, out, low, high, lower_v, step_v, stream, 1,      \
+                                      &seen);                                                \
+        if (HAS_NAN(seen))                                                                   \
+            lr_put_nans_##SUFFIX(x, out, 2 * LR_RRELU_HALF);                                 \
+    } else {                                                                                 \
+        lr_rrelu_grad_halves_##SUFFIX(g, x, out, low, high, lower_v, step_v, stream, 0,      \
+                                      &seen);                                                \
+    }                                                                                        \
+    return 1;                                                                                \
 }
+LR_RRELU_GRAD_BLOCK(f, float, __m256, lr_rrelu_grad_half8_f, _mm256_set1_ps, _mm256_setzero_ps,
+                    lr_has_nan8_f)
+LR_RRELU_GRAD_BLOCK(d, double, __m256d, lr_rrelu_grad_half4_d, _mm256_set1_pd,
+                    _mm256_setzero_pd, lr_has_nan4_d)
+#undef LR_RRELU_GRAD_BLOCK
 
 #define LR_RRELU_GRAD_BLOCK_D 1
 #else
