@@ -83,8 +83,9 @@ LR_PUT_NANS(f, float)
 LR_PUT_NANS(d, double)
 #undef LR_PUT_NANS
 
-/* leaky_relu_grad over the first n - n % 32 elements of contiguous g and x
- * into out, apart from x, the NaN rule after each 256 of them; returns how
+/* leaky_relu_grad over contiguous g and x into out, apart from x, four
+ * vectors a step (all of n but its last n % 32 floats or n % 16 doubles),
+ * the NaN rule after each 256 elements; returns how
  * many it did (the caller's loop does the rest), 0 where out meets x or in
  * builds other than AVX2. For Zen 1 and its kind, which split each 256-bit
  * operation in two: the NaN rule's compare and blend per vector were two of
