@@ -257,6 +257,29 @@ def test_rrelu_training_on_halves_draws_the_float32_slopes(half, isa, bf16_round
 
 
 @needs_bf16
+def test_bfloat16_nans_keep_their_payload_quieted_every_build(isa):
+    # Every bit pattern in random order, so that most runs of 32 carry a NaN
+    # or two among finite values and some carry none: each NaN x gives its
+    # own bits with the quiet bit set (0x0040) in the forward pass and the
+    # gradient, and the finite results are ml_dtypes' rounding of float32's.
+    rng = np.random.default_rng(7)
+    bits = np.concatenate([rng.permutation(2**16), np.arange(2**16)]).astype(np.uint16)
+    x = bits.view(BF16)
+    wide = x.astype(np.float32)
+    nan = np.isnan(wide)
+    g = rng.standard_normal(x.shape).astype(BF16)
+    results = {"relu": (lr.relu(x), lr.relu(wide)),
+               "leaky_relu": (lr.leaky_relu(x, 0.1), lr.leaky_relu(wide, 0.1)),
+               "leaky_relu_grad": (lr.leaky_relu_grad(g, x, 0.1),
+                                   lr.leaky_relu_grad(g.astype(np.float32), wide, 0.1))}
+    for name, (ours, widened) in results.items():
+        got = ours.view(np.uint16)
+        np.testing.assert_array_equal(got[nan], bits[nan] | 0x0040, err_msg=name)
+        np.testing.assert_array_equal(got[~nan], widened.astype(BF16).view(np.uint16)[~nan],
+                                      err_msg=name)
+
+
+@needs_bf16
 def test_bfloat16_matches_torch(torch_ref):
     torch = torch_ref
     x, bits = bfloat16_values()

@@ -21,6 +21,15 @@
 
 typedef uint16_t lr_half;
 
+/* The 32-element conversions of the lane loops, inlined whatever GCC's
+ * heuristics say: called out of line, lr_store32_bf16 took the lane loop's
+ * floats through memory and set up its constants at each call. */
+#if defined(__GNUC__)
+#define LR_LANES_INLINE static inline __attribute__((always_inline))
+#else
+#define LR_LANES_INLINE static inline
+#endif
+
 static inline uint32_t lr_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static inline float lr_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
@@ -45,7 +54,7 @@ static inline lr_half lr_float_to_half(float f) {
 
 /* Exactly 32 contiguous halves to floats and back (the lane loops' step):
  * F16C or AVX-512 instructions where the build has them. */
-static inline void lr_load32_half(const lr_half* src, float* dst) {
+LR_LANES_INLINE void lr_load32_half(const lr_half* src, float* dst) {
 #if defined(__AVX512F__)
     for (int i = 0; i < 32; i += 16)
         _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(src + i))));
@@ -57,7 +66,7 @@ static inline void lr_load32_half(const lr_half* src, float* dst) {
 #endif
 }
 
-static inline void lr_store32_half(const float* src, lr_half* dst) {
+LR_LANES_INLINE void lr_store32_half(const float* src, lr_half* dst) {
 #if defined(__AVX512F__)
     for (int i = 0; i < 32; i += 16)
         _mm256_storeu_si256((__m256i*)(dst + i),
@@ -182,9 +191,12 @@ static inline void lr_store_half(const float* src, lr_half* dst, ptrdiff_t strid
 
 typedef uint16_t lr_bf16;
 
-/* bfloat16 runs of 32 as 16 pairs in a 512-bit register (below). */
+/* bfloat16 runs of 32 as pairs of elements in 32-bit lanes: 16 pairs in a
+ * 512-bit register, or 8 in each of two 256-bit ones (below). */
 #if defined(__AVX512BW__) && defined(__AVX512DQ__)
-#define LR_BF16_PAIRS 1
+#define LR_BF16_PAIRS 512
+#elif defined(__AVX2__)
+#define LR_BF16_PAIRS 256
 #else
 #define LR_BF16_PAIRS 0
 #endif
@@ -200,24 +212,36 @@ static inline lr_bf16 lr_float_to_bf16(float f) {
     return (lr_bf16)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
-/* The same for bfloat16. With AVX-512BW a 512-bit load holds 16 pairs of
- * elements: a shift widens the even ones and a mask the odd ones, so the 32
+/* The same for bfloat16. Each 32-bit lane of a load holds a pair of
+ * elements: a shift widens the even one and a mask the odd one, so the 32
  * floats are the even elements, then the odd ones (lr_bf16_slot gives the
- * element of each), and the store interleaves them back. Elsewhere plain
- * loops in element order, which compilers vectorise. */
+ * element of each), and the store interleaves them back. No instruction
+ * crosses 128-bit halves: on Zen 1 the AVX2 build's widening and narrowing
+ * in element order (vpmovzxwd, vpermq, a shift each way) made leaky_relu
+ * 7.8x the memory reference at 1M elements. Elsewhere plain loops in element
+ * order, which compilers vectorise. */
 #if LR_BF16_PAIRS
 #define lr_bf16_slot(j) ((((j) & 15) << 1) | ((j) >> 4))
 
-static inline void lr_load32_bf16(const lr_bf16* src, float* dst) {
+LR_LANES_INLINE void lr_load32_bf16(const lr_bf16* src, float* dst) {
+#if LR_BF16_PAIRS == 512
     __m512i pairs = _mm512_loadu_si512((const void*)src);
     _mm512_storeu_ps(dst, _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)));
     _mm512_storeu_ps(dst + 16, _mm512_castsi512_ps(
         _mm512_and_si512(pairs, _mm512_set1_epi32((int)0xffff0000u))));
+#else
+    for (int i = 0; i < 16; i += 8) {   /* elements 2i .. 2i + 15 */
+        __m256i pairs = _mm256_loadu_si256((const __m256i*)(src + 2 * i));
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(pairs, 16)));
+        _mm256_storeu_ps(dst + 16 + i, _mm256_castsi256_ps(
+            _mm256_and_si256(pairs, _mm256_set1_epi32((int)0xffff0000u))));
+    }
+#endif
 }
 #else
 #define lr_bf16_slot(j) (j)
 
-static inline void lr_load32_bf16(const lr_bf16* src, float* dst) {
+LR_LANES_INLINE void lr_load32_bf16(const lr_bf16* src, float* dst) {
     for (int i = 0; i < 32; i++) dst[i] = lr_bf16_to_float(src[i]);
 }
 #endif
@@ -227,7 +251,7 @@ static inline void lr_load32_bf16(const lr_bf16* src, float* dst) {
  * (set once at import where the CPU has it; see lr_cpu_avx512bf16). GCC and
  * Clang only: it is emitted as inline assembly, so that the build needs no
  * flag that older CPUs lack. */
-#if LR_BF16_PAIRS && defined(__GNUC__)
+#if LR_BF16_PAIRS == 512 && defined(__GNUC__)
 #define LR_BF16_NATIVE 1
 #else
 #define LR_BF16_NATIVE 0
@@ -236,7 +260,7 @@ static int lr_native_bf16 = 0;
 static inline void lr_set_native_bf16(int on) { lr_native_bf16 = on; }
 static inline int lr_get_native_bf16(void) { return lr_native_bf16; }
 
-#if LR_BF16_PAIRS
+#if LR_BF16_PAIRS == 512
 /* lr_float_to_bf16 on 16 lanes, the result in each lane's high half. */
 static inline __m512i lr_bf16_round16(__m512 v) {
     __m512i u = _mm512_castps_si512(v);
@@ -247,19 +271,55 @@ static inline __m512i lr_bf16_round16(__m512 v) {
 }
 #endif
 #if defined(__AVX2__)
-/* lr_float_to_bf16 on 8 lanes, the result in each lane's low half. */
-static inline __m256i lr_bf16_round8(__m256 v) {
+/* lr_float_to_bf16's rounding of finite numbers and infinities on 8 lanes,
+ * the result in each lane's high half. The rounding bit is found by a
+ * compare, not a shift: on Zen 1 a 256-bit shift takes two cycles of the
+ * one pipe that shifts. */
+static inline __m256i lr_bf16_round8_high_finite(__m256 v) {
+    const __m256i lowest_kept = _mm256_set1_epi32(0x10000);
     __m256i u = _mm256_castps_si256(v);
-    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    __m256i rounded = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd);
-    __m256i quiet_nan = _mm256_or_si256(u, _mm256_set1_epi32(0x00400000));
-    __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-    return _mm256_srli_epi32(_mm256_blendv_epi8(rounded, quiet_nan, nan), 16);
+    /* -1 where that bit is set: subtracting it adds the 1 of a tie to odd */
+    __m256i odd = _mm256_cmpeq_epi32(_mm256_and_si256(u, lowest_kept), lowest_kept);
+    return _mm256_sub_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd);
 }
+
+/* The same with lr_float_to_bf16's NaNs. */
+static inline __m256i lr_bf16_round8_high(__m256 v) {
+    __m256i quiet_nan = _mm256_or_si256(_mm256_castps_si256(v), _mm256_set1_epi32(0x00400000));
+    __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_epi8(lr_bf16_round8_high_finite(v), quiet_nan, nan);
+}
+
+/* The same, the result in each lane's low half. */
+static inline __m256i lr_bf16_round8(__m256 v) {
+    return _mm256_srli_epi32(lr_bf16_round8_high(v), 16);
+}
+
+/* 16 elements from 8 even and 8 odd floats, each even result shifted into
+ * its lane's low half. */
+#define LR_BF16_PAIRS8(round, even, odd) \
+    _mm256_blend_epi16(_mm256_srli_epi32(round(even), 16), round(odd), 0xAA)
 #endif
 
-static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
-#if LR_BF16_PAIRS
+LR_LANES_INLINE void lr_store32_bf16(const float* src, lr_bf16* dst) {
+#if LR_BF16_PAIRS == 256
+    /* src: the even elements' floats, then the odd ones' (lr_load32_bf16).
+     * NaNs are rare: one test for the 32, then rounding without them (the
+     * compare and blend per vector that they take were a third of leaky_relu's
+     * time on Zen 1). */
+    __m256 even0 = _mm256_loadu_ps(src), even1 = _mm256_loadu_ps(src + 8);
+    __m256 odd0 = _mm256_loadu_ps(src + 16), odd1 = _mm256_loadu_ps(src + 24);
+    __m256 nan = _mm256_or_ps(_mm256_cmp_ps(even0, odd0, _CMP_UNORD_Q),
+                              _mm256_cmp_ps(even1, odd1, _CMP_UNORD_Q));
+    if (_mm256_testz_ps(nan, nan)) {
+        _mm256_storeu_si256((__m256i*)dst, LR_BF16_PAIRS8(lr_bf16_round8_high_finite, even0, odd0));
+        _mm256_storeu_si256((__m256i*)(dst + 16),
+                            LR_BF16_PAIRS8(lr_bf16_round8_high_finite, even1, odd1));
+    } else {
+        _mm256_storeu_si256((__m256i*)dst, LR_BF16_PAIRS8(lr_bf16_round8_high, even0, odd0));
+        _mm256_storeu_si256((__m256i*)(dst + 16), LR_BF16_PAIRS8(lr_bf16_round8_high, even1, odd1));
+    }
+#elif LR_BF16_PAIRS
     /* src: the even elements' floats, then the odd ones' (lr_load32_bf16). */
     const __m512i high_halves = _mm512_set1_epi32((int)0xffff0000u);
     __m512 even = _mm512_loadu_ps(src), odd = _mm512_loadu_ps(src + 16);
@@ -282,21 +342,12 @@ static inline void lr_store32_bf16(const float* src, lr_bf16* dst) {
                                           _mm512_srli_epi32(lr_bf16_round16(even), 16), 0xCA);
     }
     _mm512_storeu_si512((void*)dst, pairs);
-#elif defined(__AVX2__)
-    /* GCC's loop for lr_float_to_bf16 made leaky_relu 1.34x as slow on Zen 1. */
-    for (int i = 0; i < 32; i += 16) {
-        __m256i lo = lr_bf16_round8(_mm256_loadu_ps(src + i));
-        __m256i hi = lr_bf16_round8(_mm256_loadu_ps(src + i + 8));
-        /* packus interleaves the 128-bit halves; the permute puts them in order */
-        _mm256_storeu_si256((__m256i*)(dst + i),
-                            _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xD8));
-    }
 #else
     for (int i = 0; i < 32; i++) dst[i] = lr_float_to_bf16(src[i]);
 #endif
 }
 
-#if LR_BF16_PAIRS
+#if LR_BF16_PAIRS == 512
 /* 16 bfloat16s to floats: each is its float's high half. */
 static inline __m512 lr_bf16x16_to_float(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -308,7 +359,7 @@ static inline __m512 lr_bf16x16_to_float(__m256i h) {
  * one by one. */
 static inline void lr_load_bf16(const lr_bf16* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
-#if LR_BF16_PAIRS
+#if LR_BF16_PAIRS == 512
     if (stride == 2)
         for (; i + 32 <= n; i += 32) {
             __m512i h = lr_gather32_u16_by2(src + 2 * i);
@@ -326,7 +377,7 @@ static inline void lr_load_bf16(const lr_bf16* src, ptrdiff_t stride, float* dst
 
 static inline void lr_store_bf16(const float* src, lr_bf16* dst, ptrdiff_t stride, ptrdiff_t n) {
     ptrdiff_t i = 0;
-#if LR_BF16_PAIRS
+#if LR_BF16_PAIRS == 512
     if (stride == 2)
         for (; i + 32 <= n; i += 32) {
             /* lr_float_to_bf16's rounding, each result in its lane's high half */
