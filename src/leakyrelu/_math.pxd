@@ -38,13 +38,7 @@ cdef extern from "_vexp.h":
     double lr_scaled_exp_d(double x, double m) noexcept nogil
 
 
-# Vectorisable expm1 and m * exp (see _vexp.h), faithfully rounded.
-cdef inline floating expm1(floating x) noexcept nogil:
-    if floating is float:
-        return lr_expm1_f(x)
-    else:
-        return lr_expm1_d(x)
-
+# Vectorisable m * exp (see _vexp.h); expm1 is called from elu_forward.
 cdef inline floating scaled_exp(floating x, floating m) noexcept nogil:
     if floating is float:
         return lr_scaled_exp_f(x, m)
@@ -100,7 +94,14 @@ cdef inline floating leaky_relu_grad(floating g, floating x, floating alpha) noe
 # alpha; the gradient splits at x > 0, which puts alpha's slope at 0.
 cdef inline floating elu_forward(floating x, floating negcoef, floating poscoef,
                                  floating input_scale) noexcept nogil:
-    return expm1(x * input_scale) * negcoef if x < 0 else x * poscoef
+    # _vexp.h's expm1 (faithfully rounded), called here: behind an inline
+    # Cython wrapper of its own GCC left the float one out of line.
+    cdef floating expm1_x
+    if floating is float:
+        expm1_x = lr_expm1_f(x * input_scale)
+    else:
+        expm1_x = lr_expm1_d(x * input_scale)
+    return expm1_x * negcoef if x < 0 else x * poscoef
 
 cdef inline floating elu_grad(floating g, floating x, floating negcoef, floating poscoef,
                               floating input_scale) noexcept nogil:
