@@ -145,28 +145,38 @@ typedef union { float f; uint32_t u; } lr_bits_f;
 #define LR_ROUND_MAGIC_F 12582912.0f      /* 1.5 * 2^23 */
 #define LR_ROUND_MAGIC_F_BITS 0x4b400000u
 
-LR_VEXP_INLINE float lr_scaled_exp_f(float x, float m) {
-    /* Two scalings reach 2^+-252; beyond, as in lr_scaled_exp_d. */
-    float xc = x;
+/* x = k ln2 + r with |r| <= ln2/2: r, and k as an integer in *k. */
+LR_VEXP_INLINE float lr_reduce_f(float x, int32_t* k) {
     lr_bits_f shifted;
-    shifted.f = LR_FMAF(xc, 1.44269504f, LR_ROUND_MAGIC_F);
-    float k = shifted.f - LR_ROUND_MAGIC_F;
+    shifted.f = LR_FMAF(x, 1.44269504f, LR_ROUND_MAGIC_F);
+    float kf = shifted.f - LR_ROUND_MAGIC_F;
+    *k = (int32_t)(shifted.u - LR_ROUND_MAGIC_F_BITS);
     /* ln2 = 0.693359375 - 2.12194440e-4; k times the first part is exact,
      * so the first step is exact with or without FMA. */
-    float r = LR_FMAF(-k, -2.12194440e-4f, LR_FMAF(-k, 0.693359375f, xc));
-    float q = 1.0f / 5040.0f;
-    q = LR_FMAF(q, r, 1.0f / 720.0f);
+    return LR_FMAF(-kf, -2.12194440e-4f, LR_FMAF(-kf, 0.693359375f, x));
+}
+
+/* expm1(r) = r + r^2 (1/2 + r/6 + r^2/24 + r^3/120 + r^4/720 + r^5 high),
+ * `high` the series from r^7's coefficient on, by Horner. */
+LR_VEXP_INLINE float lr_expm1_series_f(float r, float high) {
+    float q = LR_FMAF(high, r, 1.0f / 720.0f);
     q = LR_FMAF(q, r, 1.0f / 120.0f);
     q = LR_FMAF(q, r, 1.0f / 24.0f);
     q = LR_FMAF(q, r, 1.0f / 6.0f);
     q = LR_FMAF(q, r, 0.5f);
-    float u = 1.0f + LR_FMAF(r * r, q, r);
+    return LR_FMAF(r * r, q, r);
+}
+
+LR_VEXP_INLINE float lr_scaled_exp_f(float x, float m) {
+    /* Two scalings reach 2^+-252; beyond, as in lr_scaled_exp_d. */
+    int32_t ki;
+    float r = lr_reduce_f(x, &ki);
+    float u = 1.0f + lr_expm1_series_f(r, 1.0f / 5040.0f);
     /* |k| <= 251 sits in the low bits: k2 = k / 2 rounded toward zero and
      * k1 = k - k2 lie in [-126, 126], u 2^k1 is normal, and k1 has k's sign,
      * so (u 2^k1) m cannot overflow where the result does not. k / 2 as a
      * shift of k plus its sign bit: three vector instructions, where GCC's
      * own division takes four. */
-    int32_t ki = (int32_t)(shifted.u - LR_ROUND_MAGIC_F_BITS);
     int32_t k2 = (ki + (int32_t)((uint32_t)ki >> 31)) >> 1;
     lr_bits_f first_scale, second_scale;
     first_scale.u = (uint32_t)(ki - k2 + 127) << 23;
@@ -178,7 +188,7 @@ LR_VEXP_INLINE float lr_scaled_exp_f(float x, float m) {
 
 /* expm1 in float arithmetic, 8 lanes to a 256-bit vector where double took
  * 4 (Zen 1, a C loop of elu over 4K floats: 11.3 -> 5.5 cycles an element).
- * The reduction is lr_scaled_exp_f's; Taylor to r^8 on |r| <= ln2/2; then
+ * lr_scaled_exp_f's reduction and series, to r^8 on |r| <= ln2/2; then
  * expm1(x) = 2 (h expm1(r) + (h - 1/2)) with h = 2^(k-1): h expm1(r) is
  * exact, so the sum is rounded once, and doubling it overflows to inf
  * exactly where expm1 does. Within 1 ulp of float64's expm1 rounded to
@@ -187,19 +197,9 @@ LR_VEXP_INLINE float lr_scaled_exp_f(float x, float m) {
 LR_VEXP_INLINE float lr_expm1_f(float x) {
     float xc = x < -40.0f ? -40.0f : x;           /* -1 in float */
     xc = xc > 88.8f ? 88.8f : xc;                 /* +inf in float */
-    lr_bits_f shifted;
-    shifted.f = LR_FMAF(xc, 1.44269504f, LR_ROUND_MAGIC_F);
-    float k = shifted.f - LR_ROUND_MAGIC_F;
-    float r = LR_FMAF(-k, -2.12194440e-4f, LR_FMAF(-k, 0.693359375f, xc));
-    float q = 1.0f / 40320.0f;
-    q = LR_FMAF(q, r, 1.0f / 5040.0f);
-    q = LR_FMAF(q, r, 1.0f / 720.0f);
-    q = LR_FMAF(q, r, 1.0f / 120.0f);
-    q = LR_FMAF(q, r, 1.0f / 24.0f);
-    q = LR_FMAF(q, r, 1.0f / 6.0f);
-    q = LR_FMAF(q, r, 0.5f);
-    float expm1_r = LR_FMAF(r * r, q, r);
-    int32_t ki = (int32_t)(shifted.u - LR_ROUND_MAGIC_F_BITS);   /* [-58, 128] */
+    int32_t ki;                                   /* in [-58, 128] */
+    float r = lr_reduce_f(xc, &ki);
+    float expm1_r = lr_expm1_series_f(r, LR_FMAF(1.0f / 40320.0f, r, 1.0f / 5040.0f));
     lr_bits_f h;
     h.u = (uint32_t)(ki + 126) << 23;
     float y = 2.0f * LR_FMAF(h.f, expm1_r, h.f - 0.5f);
