@@ -203,7 +203,7 @@ LR_VEXP_INLINE float lr_expm1_f(float x) {
     lr_bits_f h;
     h.u = (uint32_t)(ki + 126) << 23;
     float y = 2.0f * LR_FMAF(h.f, expm1_r, h.f - 0.5f);
-    y = fabsf(x) < 0x1p-24f ? x : y;   /* zeros and subnormals: expm1(x) rounds to x */
+    y = fabsf(x) < 1.0f / 16777216.0f ? x : y;   /* below 2^-24 expm1(x) rounds to x */
     return x != x ? x : y;
 }
 
