@@ -199,31 +199,39 @@ def test_float16_matches_torch_half(torch_ref):
         assert np.isnan(ours[~finite]).all()
 
 
-def test_float16_leaky_relu_grad_every_g_against_every_kind_of_x(isa):
+@pytest.mark.parametrize("alpha", [0.1, 0.0], ids=["leaky_relu_grad", "relu_grad"])
+def test_float16_leaky_relu_grad_every_g_against_every_kind_of_x(isa, alpha):
     # Every float16 bit pattern as g, in runs that end on a NaN or not,
     # against x > 0, x = +-0, x < 0, +-inf and NaN x: where x > 0 the result
-    # is g's own bits, where x <= 0 it is g * alpha in float32 rounded once,
-    # and a NaN in g or x gives a NaN. Contiguous calls (which may choose
-    # the result by x's bits) give the bits of strided ones (which widen
-    # every element), NaN payloads included.
+    # is g's own bits, where x <= 0 it is g * alpha in float32 rounded once
+    # (relu_grad: +0, NaN g or not), and a NaN x gives a NaN. Contiguous calls
+    # (which may choose the result by x's bits) give the bits of strided
+    # ones (which widen every element), NaN payloads included.
     rng = np.random.default_rng(8)
     g_bits = np.concatenate([np.arange(2**16), rng.permutation(2**16)]).astype(np.uint16)
     kinds = np.array([0x3c00, 0x0001, 0x7c00, 0x0000, 0x8000, 0xbc00, 0x8001, 0xfc00, 0x7e00,
                       0x7c01, 0xfd23], np.uint16)
     x_bits = kinds[rng.integers(0, kinds.size, g_bits.size)]
     g, x = g_bits.view(F16), x_bits.view(F16)
-    alpha = 0.1
-    got = lr.leaky_relu_grad(g, x, alpha).view(np.uint16)
-    nan = np.isnan(g) | np.isnan(x)
+    if alpha:
+        def grad(g, x, out=None):
+            return lr.leaky_relu_grad(g, x, alpha, out=out)
+    else:
+        def grad(g, x, out=None):
+            return lr.relu_grad(g, x, out=out)
+    got = grad(g, x).view(np.uint16)
     with np.errstate(all="ignore"):
+        nan = np.isnan(x) | (np.isnan(g) & ((x > 0) | (alpha != 0)))
         sloped = (g.astype(F32) * np.float32(alpha)).astype(F16).view(np.uint16)
+    if not alpha:
+        sloped[:] = 0
     want = np.where(x.astype(F32) > 0, g_bits, sloped)
     np.testing.assert_array_equal(got[~nan], want[~nan])
     assert np.isnan(got.view(F16)[nan]).all()
     strided = [np.repeat(a, 2)[::2] for a in (g, x)]
-    np.testing.assert_array_equal(got, lr.leaky_relu_grad(*strided, alpha).view(np.uint16))
+    np.testing.assert_array_equal(got, grad(*strided).view(np.uint16))
     in_place = g.copy()
-    lr.leaky_relu_grad(in_place, x, alpha, out=in_place)
+    grad(in_place, x, out=in_place)
     np.testing.assert_array_equal(in_place.view(np.uint16), got)
 
 
@@ -297,6 +305,7 @@ def test_bfloat16_nans_keep_their_payload_quieted_every_build(isa):
     nan = np.isnan(wide)
     g = rng.standard_normal(x.shape).astype(BF16)
     results = {"relu": (lr.relu(x), lr.relu(wide)),
+               "relu_grad": (lr.relu_grad(g, x), lr.relu_grad(g.astype(np.float32), wide)),
                "leaky_relu": (lr.leaky_relu(x, 0.1), lr.leaky_relu(wide, 0.1)),
                "leaky_relu_grad": (lr.leaky_relu_grad(g, x, 0.1),
                                    lr.leaky_relu_grad(g.astype(np.float32), wide, 0.1))}

@@ -392,6 +392,24 @@ def test_same_bits_for_every_thread_count_in_every_fp_mode(name, fp_mode):
     assert_same_bits(call(x, g, 2), results[0, 0])
 
 
+@pytest.mark.parametrize("half", ["float16", "bfloat16"])
+def test_half_relu_in_each_fp_mode_matches_the_float_path(half, fp_mode):
+    # Contiguous float16 and bfloat16 runs may take relu and relu_grad in
+    # the integers of their bits; strided ones widen each element and
+    # compare it as a float, which a bfloat16 subnormal's DAZ changes.
+    # Both must give the same bits in every mode.
+    dtype = np.dtype(half) if half == "float16" else np.dtype(pytest.importorskip("ml_dtypes").bfloat16)
+    bits = np.arange(2**16, dtype=np.uint16)
+    x = np.random.default_rng(9).permutation(bits).view(dtype)
+    g = bits.view(dtype)
+    strided = [np.repeat(a, 2)[::2] for a in (g, x)]
+    for ftz, daz in MODES:
+        fp_mode(ftz, daz)
+        assert_same_bits(lr.relu(x).view(np.uint16), lr.relu(strided[1]).view(np.uint16))
+        assert_same_bits(lr.relu_grad(g, x).view(np.uint16),
+                         lr.relu_grad(*strided).view(np.uint16))
+
+
 @pytest.mark.parametrize("ftz, daz", MODES)
 def test_rectifiers_in_each_fp_mode_match_numpy(ftz, daz, fp_mode):
     # NumPy, run in the same thread, sees the same mode: the reference.

@@ -354,6 +354,73 @@ static inline __m512 lr_bf16x16_to_float(__m256i h) {
 }
 #endif
 
+/* relu and relu_grad on contiguous float16 or bfloat16 runs, all in the
+ * integers of their bits, 16 elements a step (all of n but its last
+ * n % 16); they return how many they did, 0 in builds other than AVX2.
+ * Their results are an input's own bits or +0, so nothing need be widened
+ * or rounded: the lane loops' float path gives the same bits, NaNs quieted
+ * (F16C's widening quiets a float16 NaN, lr_float_to_bf16 a bfloat16 one).
+ * On Zen 1 the conversions of those loops set their time (docs/performance.md).
+ * The callers take relu's only where no subnormal is read as zero (DAZ):
+ * there the float compare differs for bfloat16. */
+#if defined(__AVX2__) && !defined(__AVX512F__)
+#define LR_HALF_BITWISE(SUFFIX, T, INF, QUIET)                                             \
+static inline __m256i lr_nan16_##SUFFIX(__m256i v) {                                     \
+    return _mm256_cmpgt_epi16(_mm256_and_si256(v, _mm256_set1_epi16(0x7fff)),            \
+                              _mm256_set1_epi16(INF));                                   \
+}                                                                                        \
+/* NaNs quieted, the rest as they are */                                                 \
+static inline __m256i lr_quieted16_##SUFFIX(__m256i v) {                                 \
+    return _mm256_or_si256(v, _mm256_and_si256(lr_nan16_##SUFFIX(v),                     \
+                                               _mm256_set1_epi16(QUIET)));               \
+}                                                                                        \
+static inline ptrdiff_t lr_relu_run_##SUFFIX(const T* x, T* out, ptrdiff_t n) {          \
+    ptrdiff_t whole = n - n % 16;                                                        \
+    for (ptrdiff_t i = 0; i < whole; i += 16) {                                          \
+        __m256i x16 = _mm256_loadu_si256((const __m256i*)(x + i));                       \
+        /* x < 0: the sign bit set, and neither -0 nor a NaN */                          \
+        __m256i below = _mm256_andnot_si256(                                             \
+            _mm256_or_si256(_mm256_cmpeq_epi16(x16, _mm256_set1_epi16((short)0x8000)),   \
+                            lr_nan16_##SUFFIX(x16)),                                     \
+            _mm256_cmpgt_epi16(_mm256_setzero_si256(), x16));                            \
+        _mm256_storeu_si256((__m256i*)(out + i),                                         \
+                            _mm256_andnot_si256(below, lr_quieted16_##SUFFIX(x16)));     \
+    }                                                                                    \
+    return whole;                                                                        \
+}                                                                                        \
+static inline ptrdiff_t lr_relu_grad_run_##SUFFIX(const T* g, const T* x, T* out,        \
+                                                  ptrdiff_t n) {                         \
+    ptrdiff_t whole = n - n % 16;                                                        \
+    for (ptrdiff_t i = 0; i < whole; i += 16) {                                          \
+        __m256i g16 = _mm256_loadu_si256((const __m256i*)(g + i));                       \
+        __m256i x16 = _mm256_loadu_si256((const __m256i*)(x + i));                       \
+        /* x > 0 is x > 0 as an int16, NaNs aside; a NaN x gives itself */              \
+        __m256i grad = _mm256_and_si256(_mm256_cmpgt_epi16(x16, _mm256_setzero_si256()), \
+                                        lr_quieted16_##SUFFIX(g16));                     \
+        grad = _mm256_blendv_epi8(grad, lr_quieted16_##SUFFIX(x16), lr_nan16_##SUFFIX(x16)); \
+        _mm256_storeu_si256((__m256i*)(out + i), grad);                                  \
+    }                                                                                    \
+    return whole;                                                                        \
+}
+LR_HALF_BITWISE(half, lr_half, 0x7c00, 0x0200)
+LR_HALF_BITWISE(bf16, lr_bf16, 0x7f80, 0x0040)
+#undef LR_HALF_BITWISE
+#else
+#define LR_HALF_BITWISE(SUFFIX, T)                                                        \
+static inline ptrdiff_t lr_relu_run_##SUFFIX(const T* x, T* out, ptrdiff_t n) {          \
+    (void)x; (void)out; (void)n;                                                         \
+    return 0;                                                                            \
+}                                                                                        \
+static inline ptrdiff_t lr_relu_grad_run_##SUFFIX(const T* g, const T* x, T* out,        \
+                                                  ptrdiff_t n) {                         \
+    (void)g; (void)x; (void)out; (void)n;                                                \
+    return 0;                                                                            \
+}
+LR_HALF_BITWISE(half, lr_half)
+LR_HALF_BITWISE(bf16, lr_bf16)
+#undef LR_HALF_BITWISE
+#endif
+
 /* Strided bfloat16 as float16: 32 at a time at a stride of 2 (where the
  * build has AVX-512BW and DQ), 8 at a time at other strides (AVX2), the rest
  * one by one. */
