@@ -66,6 +66,13 @@ LR_LANES_INLINE void lr_load32_half(const lr_half* src, float* dst) {
 #endif
 }
 
+#if defined(__F16C__)
+/* 8 floats to float16, rounded to nearest, ties to even. */
+static inline __m128i lr_narrow8_half(__m256 v) {
+    return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+#endif
+
 LR_LANES_INLINE void lr_store32_half(const float* src, lr_half* dst) {
 #if defined(__AVX512F__)
     for (int i = 0; i < 32; i += 16)
@@ -74,9 +81,7 @@ LR_LANES_INLINE void lr_store32_half(const float* src, lr_half* dst) {
                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #elif defined(__F16C__)
     for (int i = 0; i < 32; i += 8)
-        _mm_storeu_si128((__m128i*)(dst + i),
-                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm_storeu_si128((__m128i*)(dst + i), lr_narrow8_half(_mm256_loadu_ps(src + i)));
 #else
     for (int i = 0; i < 32; i++) dst[i] = lr_float_to_half(src[i]);
 #endif
@@ -182,9 +187,7 @@ static inline void lr_store_half(const float* src, lr_half* dst, ptrdiff_t strid
 #endif
 #if defined(__F16C__)
     for (; i + 8 <= n; i += 8)
-        lr_scatter8_u16(_mm256_cvtps_ph(_mm256_loadu_ps(src + i),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-                        dst + i * stride, stride);
+        lr_scatter8_u16(lr_narrow8_half(_mm256_loadu_ps(src + i)), dst + i * stride, stride);
 #endif
     for (; i < n; i++) dst[i * stride] = lr_float_to_half(src[i]);
 }

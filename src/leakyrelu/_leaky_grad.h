@@ -152,23 +152,16 @@ static inline ptrdiff_t lr_leaky_grad_run_d(const double* g, const double* x, do
  * the widening quiets g's NaNs. The same bits as the lane loop. */
 #include "_half.h"
 #if defined(__AVX2__) && defined(__F16C__) && !defined(__AVX512F__)
-static inline __m128i lr_narrow8_half(__m256 v) {
-    return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-
 static inline ptrdiff_t lr_leaky_grad_run_half(const lr_half* g, const lr_half* x, lr_half* out,
                                                ptrdiff_t n, float alpha) {
     const __m256 slope = _mm256_set1_ps(alpha);
-    const __m256i magnitude = _mm256_set1_epi16(0x7fff), inf = _mm256_set1_epi16(0x7c00);
     ptrdiff_t whole = n - n % 16;
     for (ptrdiff_t i = 0; i < whole; i += 16) {
         __m256i g16 = _mm256_loadu_si256((const __m256i*)(g + i));
         __m256i x16 = _mm256_loadu_si256((const __m256i*)(x + i));
         __m256 g_lo = _mm256_cvtph_ps(_mm256_castsi256_si128(g16));
         __m256 g_hi = _mm256_cvtph_ps(_mm256_extracti128_si256(g16, 1));
-        __m256i nan = _mm256_or_si256(
-            _mm256_cmpgt_epi16(_mm256_and_si256(g16, magnitude), inf),
-            _mm256_cmpgt_epi16(_mm256_and_si256(x16, magnitude), inf));
+        __m256i nan = _mm256_or_si256(lr_nan16_half(g16), lr_nan16_half(x16));
         __m256i grad;
         if (_mm256_testz_si256(nan, nan)) {
             /* x > 0 as a float16 is x > 0 as an int16, NaNs aside */
