@@ -100,6 +100,20 @@ static inline __m256d lr_reverse4_f64(__m256d v) {
 }
 #endif
 
+/* Whether lr_scatter_f32 / _f64 store a run of this stride element by
+ * element. Such runs go through shorter blocks (LANE_BLOCK in
+ * _kernels.pyx.tp): the next block's loads then start while the last one's
+ * scattered stores still wait on their lines (docs/performance.md). */
+static inline int lr_scatters_by_lane(ptrdiff_t stride) {
+#if defined(__AVX512F__)
+    return stride != 1 && stride != 2 && stride != -1;
+#elif defined(__AVX2__)
+    return stride != 1 && stride != -1;
+#else
+    return stride != 1;
+#endif
+}
+
 static inline void lr_gather_f32(const float* src, ptrdiff_t stride, float* dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
     if (stride == 1) {
@@ -123,15 +137,16 @@ static inline void lr_gather_f32(const float* src, ptrdiff_t stride, float* dst,
     }
 #elif defined(__AVX2__)
     if (stride == 2) {
-        /* Not the last 8: the second load reads one element past the 8th.
-         * A line per step, and the line LR_PREFETCH_AHEAD on asked for:
-         * in place on base.T[::2] the loop otherwise waited on each (1M
-         * float32: 1.12 -> 0.95 ms, docs/performance.md). */
-        for (; i + 8 < n; i += 8) {
+        /* The second load starts an element early, so that it ends at the
+         * 8th element read, not past it. A line per step, and the line
+         * LR_PREFETCH_AHEAD on asked for: in place on base.T[::2] the loop
+         * otherwise waited on each (1M float32: 1.12 -> 0.95 ms,
+         * docs/performance.md). */
+        for (; i + 8 <= n; i += 8) {
             lr_prefetch_ahead(src + 2 * i);
             __m256 evens = _mm256_shuffle_ps(_mm256_loadu_ps(src + 2 * i),
-                                             _mm256_loadu_ps(src + 2 * i + 8),
-                                             _MM_SHUFFLE(2, 0, 2, 0));
+                                             _mm256_loadu_ps(src + 2 * i + 7),
+                                             _MM_SHUFFLE(3, 1, 2, 0));
             /* 0 1 4 5 | 2 3 6 7 -> 0 1 2 3 4 5 6 7, by pairs. */
             _mm256_storeu_ps(dst + i, _mm256_castpd_ps(_mm256_permute4x64_pd(
                 _mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0))));
@@ -196,9 +211,9 @@ static inline void lr_gather_f64(const double* src, ptrdiff_t stride, double* ds
     }
 #elif defined(__AVX2__)
     if (stride == 2) {
-        for (; i + 4 < n; i += 4) {   /* (as float32's: not the last 4) */
-            __m256d evens = _mm256_unpacklo_pd(_mm256_loadu_pd(src + 2 * i),
-                                               _mm256_loadu_pd(src + 2 * i + 4));
+        for (; i + 4 <= n; i += 4) {   /* (as float32's, the second load an element early) */
+            __m256d evens = _mm256_shuffle_pd(_mm256_loadu_pd(src + 2 * i),
+                                              _mm256_loadu_pd(src + 2 * i + 3), 0xA);
             _mm256_storeu_pd(dst + i, _mm256_permute4x64_pd(evens, _MM_SHUFFLE(3, 1, 2, 0)));
         }
     } else if (stride == -1) {
