@@ -240,6 +240,68 @@ def test_out_partly_overlapping_the_input(spec, case, rng):
         spec.check(result, values, params)
 
 
+def test_plain_views_skip_the_general_path(monkeypatch, rng):
+    # Exact, aligned, native float arrays of any strides go straight to the
+    # walker: the Python layer's checks (Call) would cost a small view 20x
+    # its own work. Anything else still takes the general path.
+    from leakyrelu import _arrays, _exponential, _rectifiers
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the general path was taken")
+
+    base = rng.standard_normal((6, 40))
+    g = rng.standard_normal((6, 40))
+    for module in (_arrays, _rectifiers, _exponential):
+        monkeypatch.setattr(module, "Call", refuse, raising=False)
+    for dtype in FLOATS:
+        x, gv = base.astype(dtype)[::2, ::-3], g.astype(dtype)[::2, ::-3]
+        work = F32 if dtype == F16 else dtype   # float16 is computed in float32
+        want = np.where(x > 0, x, (x.astype(work) * work.type(0.1)).astype(dtype))
+        assert_same_bits(lr.leaky_relu(x, 0.1), want)
+        out = np.zeros((3, 40), dtype)[:, ::3]
+        assert lr.leaky_relu(x, 0.1, out=out) is out
+        assert_same_bits(out, want)
+        assert_same_bits(lr.relu_grad(gv, x), np.where(x > 0, gv, 0).astype(dtype))
+        lr.rrelu(x.T, training=True, seed=5)
+        lr.elu_grad(gv, x, out=gv)
+    with pytest.raises(AssertionError, match="general path"):
+        lr.leaky_relu(base[::2].astype(">f8"))   # byte-swapped: the general path converts
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.name != "prelu_grad"],
+                         ids=[n for n in SPEC_IDS if n != "prelu_grad"])
+def test_results_of_views_keep_their_layout(spec, rng):
+    # As a NumPy ufunc lays out its result (order="K"): a Fortran-ordered or
+    # transposed input gives a result of the same order; rrelu in training
+    # numbers its elements in C order, so its result is C-contiguous.
+    # (prelu_grad allocates grad_x in C order unless every input is Fortran-ordered.)
+    for make in (np.asfortranarray, lambda a: np.ascontiguousarray(a.T).T[:, ::-1]):
+        arrays = [make(a) for a in inputs(spec, (5, 7), F32, rng)]
+        params = params_for(spec, arrays)
+        result = first(spec(arrays, params))
+        numbered = params.get("training", False)
+        model = np.empty((5, 7), order="C") if numbered else np.negative(arrays[0])
+        assert result.flags.c_contiguous == model.flags.c_contiguous
+        assert result.flags.f_contiguous == model.flags.f_contiguous
+        spec.check(spec(arrays, params), arrays, params)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_out_interleaved_with_the_input(spec, rng):
+    # out's elements lie between x's (x = base[::2], out = base[1::2]): the
+    # spans overlap, the elements do not, and x is read as it was.
+    base = sample((2, 40), F64, rng)
+    arrays = inputs(spec, (2, 20), F64, rng)
+    arrays[-1] = base[:, ::2]
+    params = params_for(spec, arrays)
+    values = snapshot(arrays)
+    out = base[:, 1::2]
+    result = spec(arrays, params, out=out)
+    assert first(result) is out
+    assert_same_bits(out, first(spec(values, params)))
+    assert_same_bits(base[:, ::2], values[-1])
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_read_only_inputs(spec, rng):
     arrays = inputs(spec, (4, 6), F32, rng)

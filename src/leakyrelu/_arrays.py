@@ -3,8 +3,9 @@
 This module is the one place that decides what a call accepts: every public
 function checks its arrays, parameters, ``out`` and ``num_threads`` here
 (``Call``), before anything is written. The Cython fast entry points only
-take a strict subset of valid calls (plain contiguous arrays, float
-parameters) and return None for the rest, which comes here; the Dask layer
+take a strict subset of valid calls (plain float arrays of any strides,
+float parameters, an ``out`` that is the input itself or apart from it) and
+return None for the rest, which comes here; the Dask layer
 runs these same checks on empty stand-ins of its blocks.
 
 Arrays are then walked in place, whatever their strides, by the kernels'
