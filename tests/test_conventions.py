@@ -240,19 +240,24 @@ def test_out_partly_overlapping_the_input(spec, case, rng):
         spec.check(result, values, params)
 
 
-def test_plain_views_skip_the_general_path(monkeypatch, rng):
-    # Exact, aligned, native float arrays of any strides go straight to the
-    # walker: the Python layer's checks (Call) would cost a small view 20x
-    # its own work. Anything else still takes the general path.
+@pytest.fixture
+def no_general_path(monkeypatch):
+    """Make the general path (``Call``) fail wherever it is reached."""
     from leakyrelu import _arrays, _exponential, _rectifiers
 
     def refuse(*args, **kwargs):
         raise AssertionError("the general path was taken")
 
-    base = rng.standard_normal((6, 40))
-    g = rng.standard_normal((6, 40))
     for module in (_arrays, _rectifiers, _exponential):
         monkeypatch.setattr(module, "Call", refuse, raising=False)
+
+
+def test_plain_views_skip_the_general_path(no_general_path, rng):
+    # Exact, aligned, native float arrays of any strides go straight to the
+    # walker: the Python layer's checks (Call) would cost a small view 20x
+    # its own work. Anything else still takes the general path.
+    base = rng.standard_normal((6, 40))
+    g = rng.standard_normal((6, 40))
     for dtype in FLOATS:
         x, gv = base.astype(dtype)[::2, ::-3], g.astype(dtype)[::2, ::-3]
         work = F32 if dtype == F16 else dtype   # float16 is computed in float32
@@ -271,6 +276,31 @@ def test_plain_views_skip_the_general_path(monkeypatch, rng):
             assert_same_bits(lr.prelu(x, w[:1]), np.where(x > 0, x, x * w[0]).astype(dtype))
     with pytest.raises(AssertionError, match="general path"):
         lr.leaky_relu(base[::2].astype(">f8"))   # byte-swapped: the general path converts
+
+
+def test_gradients_from_the_output_skip_the_general_path(no_general_path, rng):
+    # Where the output shows the branch (a slope >= 0), a gradient from the
+    # output is the same kernel as from the input (elu's has its own): an
+    # in-place layer's backward takes the fast entry point, and gets the
+    # input's answer on finite inputs. A negative slope still reaches the
+    # general path's error.
+    x = rng.standard_normal((4, 33)).astype(F32)
+    x[0, :3] = [0.0, -0.0, 1e-40]
+    g = rng.standard_normal((4, 33)).astype(F32)
+    for alpha in (0.0, 0.25):
+        y = lr.leaky_relu(x, alpha)
+        assert_same_bits(lr.leaky_relu_grad(g, y, alpha, from_output=True),
+                         lr.leaky_relu_grad(g, x, alpha))
+        y = lr.elu(x, alpha)   # d elu / dx = y + alpha below 0
+        np.testing.assert_allclose(lr.elu_grad(g, y, alpha, from_output=True),
+                                   np.where(y > 0, g, g * (y + F32.type(alpha))), rtol=1e-6)
+    y = lr.selu(x)
+    lr.selu_grad(g, y, from_output=True)
+    y = lr.rrelu(x, 0.1, 0.3, training=True, seed=11)
+    assert_same_bits(lr.rrelu_grad(g, y, 0.1, 0.3, training=True, seed=11, from_output=True),
+                     lr.rrelu_grad(g, x, 0.1, 0.3, training=True, seed=11))
+    with pytest.raises(AssertionError, match="general path"):
+        lr.leaky_relu_grad(g, x, -0.5, from_output=True)
 
 
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.name != "prelu_grad"],

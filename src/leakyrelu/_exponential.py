@@ -9,6 +9,7 @@ from leakyrelu._arrays import Call, check_branch_visible, check_flag, check_real
 
 _ELU = _dispatch.kernels.ELU
 _ELU_GRAD = _dispatch.kernels.ELU_GRAD
+_ELU_GRAD_FROM_OUTPUT = _dispatch.kernels.ELU_GRAD_FROM_OUTPUT
 
 #: The fixed constants of SELU (Klambauer et al., 2017).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -24,8 +25,10 @@ def _forward(x, alpha, scale, input_scale, out, num_threads):
 
 
 def _backward(grad_output, x, alpha, scale, input_scale, from_output, out, num_threads):
-    if from_output is False:
-        result = _dispatch.kernels.fast_binary(_ELU_GRAD, grad_output, x, out, num_threads,
+    # From the output, only alpha >= 0 keeps the branch visible.
+    if from_output is False or (from_output is True and type(alpha) is float and alpha >= 0):
+        result = _dispatch.kernels.fast_binary(_ELU_GRAD_FROM_OUTPUT if from_output else _ELU_GRAD,
+                                               grad_output, x, out, num_threads,
                                                alpha, scale, input_scale)
         if result is not None:
             return result

@@ -179,7 +179,8 @@ def leaky_relu_grad(grad_output, x, alpha=0.01, *, from_output=False, out=None,
     >>> leakyrelu.leaky_relu_grad(np.ones(3), y, alpha=0.1, from_output=True)
     array([0.1, 0.1, 1. ])
     """
-    if from_output is False:
+    # From the output, alpha >= 0 keeps the branch: the same kernel on y.
+    if from_output is False or (from_output is True and type(alpha) is float and alpha >= 0):
         result = _dispatch.kernels.fast_binary(_LEAKY_RELU_GRAD, grad_output, x, out,
                                                num_threads, alpha)
         if result is not None:
@@ -558,7 +559,9 @@ def rrelu_grad(grad_output, x, lower=1 / 8, upper=1 / 3, *, training=False, seed
     >>> bool(np.allclose(g * x, y))
     True
     """
-    plain = _plain_rrelu_args(lower, upper, training, seed) if from_output is False else None
+    # From the output, lower >= 0 keeps the branch: the same kernels on y.
+    plain = (_plain_rrelu_args(lower, upper, training, seed) if from_output is False
+             or (from_output is True and type(lower) is float and lower >= 0) else None)
     if plain is not None:
         trained, params = plain
         result = _dispatch.kernels.fast_binary(_RRELU_TRAIN_GRAD if trained else _LEAKY_RELU_GRAD,
