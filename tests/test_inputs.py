@@ -470,10 +470,10 @@ def fenced_page():
 
 @pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
 def test_strided_views_read_nothing_past_their_ends(fenced_page, dtype, isa):
-    # The vector gathers (two loads per vector at step 2) stop before the
-    # last vector of a run, whose second load would reach past the view's
-    # last element: views ending at either edge of a page fenced on both
-    # sides, in and out of place, must not fault.
+    # The vector gathers at step 2 load two vectors per vector of results,
+    # the second starting an element early so that it ends at the last
+    # element read, never past the view's end: views ending at either edge
+    # of a page fenced on both sides, in and out of place, must not fault.
     memory, page = fenced_page
     n = page // dtype.itemsize
     whole = np.frombuffer(memory, dtype, count=n, offset=page)

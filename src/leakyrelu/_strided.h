@@ -101,9 +101,10 @@ static inline __m256d lr_reverse4_f64(__m256d v) {
 #endif
 
 /* Whether lr_scatter_f32 / _f64 store a run of this stride element by
- * element. Such runs go through shorter blocks (LANE_BLOCK in
- * _kernels.pyx.tp): the next block's loads then start while the last one's
- * scattered stores still wait on their lines (docs/performance.md). */
+ * element. Far beyond the caches such runs go through shorter blocks (the
+ * walker's scatter_block in _kernels.pyx.tp): the next block's loads then
+ * start while the last one's scattered stores still wait on their lines
+ * (docs/performance.md). */
 static inline int lr_scatters_by_lane(ptrdiff_t stride) {
 #if defined(__AVX512F__)
     return stride != 1 && stride != 2 && stride != -1;
